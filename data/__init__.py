@@ -1,0 +1,1 @@
+"""Storage, file formats and I/O: the ground floor."""

@@ -1,0 +1,134 @@
+"""Column contracts: one polars schema per table, used by every module.
+
+Frames cross module boundaries in these shapes and nowhere else are columns renamed
+(importers and adapters to reference libraries rename at the edges).
+
+Choices are always stored from the point of view of the pair's own sides: ``a`` means
+``response_a`` won, whatever side it was shown on. ``shown_left`` records which response
+the rater saw on the left (``a`` or ``b``), so position bias can be measured.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+__all__ = [
+    "CHOICES",
+    "GOLD_CHOICES",
+    "JUDGMENTS",
+    "PAIRS",
+    "PREFERENCES",
+    "RATERS",
+    "SIDES",
+    "STRENGTH_LABELS",
+    "STRENGTH_MARGIN",
+    "conform",
+    "empty",
+]
+
+#: A rater's verdict: response a, response b, a tie, or both unacceptable.
+CHOICES: tuple[str, ...] = ("a", "b", "tie", "both_bad")
+#: The intended answer of a pair, when known.
+GOLD_CHOICES: tuple[str, ...] = ("a", "b", "tie")
+SIDES: tuple[str, ...] = ("a", "b")
+#: Strength of a preference: 1 slightly, 2 clearly, 3 much better. Null when not asked.
+STRENGTH_LABELS: dict[int, str] = {
+    1: "slightly better",
+    2: "clearly better",
+    3: "much better",
+}
+#: Margin used by the reward loss for each strength (TRL's `margin` column).
+STRENGTH_MARGIN: dict[int, float] = {1: 0.25, 2: 0.5, 3: 1.0}
+
+#: One row per comparison. ``prompt_messages`` holds the earlier conversation as JSON
+#: (a list of ``{role, content}``) when the source was conversational, else null; ``prompt``
+#: is always the plain text of the prompt. ``metadata`` is JSON of the source's extra columns.
+PAIRS: dict[str, pl.DataType] = {
+    "pair_id": pl.String(),
+    "project_id": pl.String(),
+    "prompt": pl.String(),
+    "prompt_messages": pl.String(),
+    "response_a": pl.String(),
+    "response_b": pl.String(),
+    "category": pl.String(),
+    "model_a": pl.String(),
+    "model_b": pl.String(),
+    "gold": pl.String(),
+    "gold_principle": pl.String(),
+    "is_gold": pl.Boolean(),
+    "source": pl.String(),
+    "metadata": pl.String(),
+}
+
+#: One row per vote: (pair, rater, round) is unique; ``submission_id`` is the idempotency key.
+JUDGMENTS: dict[str, pl.DataType] = {
+    "submission_id": pl.String(),
+    "pair_id": pl.String(),
+    "rater_id": pl.String(),
+    "round": pl.Int32(),
+    "choice": pl.String(),
+    "strength": pl.Int8(),
+    "shown_left": pl.String(),
+    "seconds": pl.Float64(),
+    "created_at": pl.Datetime("us", "UTC"),
+    "rationale": pl.String(),
+    "principles": pl.List(pl.String()),
+    "flags": pl.List(pl.String()),
+    "is_gold": pl.Boolean(),
+    "source": pl.String(),
+}
+
+#: Raters as the analysis sees them (tokens never leave the store).
+RATERS: dict[str, pl.DataType] = {
+    "rater_id": pl.String(),
+    "name": pl.String(),
+    "kind": pl.String(),  # "human" (signs in) or "source" (labels imported from a dataset)
+    "created_at": pl.Datetime("us", "UTC"),
+}
+
+#: The exported preference set: TRL's explicit-prompt shape plus vote statistics.
+PREFERENCES: dict[str, pl.DataType] = {
+    "pair_id": pl.String(),
+    "prompt": pl.String(),
+    "chosen": pl.String(),
+    "rejected": pl.String(),
+    "chosen_side": pl.String(),
+    "margin": pl.Float64(),
+    "label": pl.Float64(),  # soft label: share of votes preferring `chosen` (ties count 0.5)
+    "n_judgments": pl.Int32(),
+    "votes_a": pl.Int32(),
+    "votes_b": pl.Int32(),
+    "votes_tie": pl.Int32(),
+    "votes_both_bad": pl.Int32(),
+    "agreement": pl.Float64(),
+    "is_tie": pl.Boolean(),
+    "category": pl.String(),
+    "model_chosen": pl.String(),
+    "model_rejected": pl.String(),
+    "gold": pl.String(),
+    "is_gold": pl.Boolean(),
+    "prompt_messages": pl.String(),
+    "metadata": pl.String(),
+}
+
+
+def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """An empty frame with the contract's columns and dtypes."""
+    return pl.DataFrame(schema=schema)
+
+
+def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Add missing contract columns as nulls, cast to the contract's dtypes, order columns.
+
+    Extra columns are dropped: contracts are closed.
+
+    >>> conform(pl.DataFrame({"rater_id": ["r1"]}), RATERS).columns
+    ['rater_id', 'name', 'kind', 'created_at']
+    """
+    columns = [
+        (pl.col(name) if name in frame.columns else pl.lit(None))
+        .cast(dtype)
+        .alias(name)
+        for name, dtype in schema.items()
+    ]
+    return frame.select(columns)

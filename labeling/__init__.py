@@ -1,0 +1,1 @@
+"""Labeling: assignment, agreement, aggregation, reliability, blind spots, and the pages."""

@@ -1,0 +1,1 @@
+"""Reward models trained on exported preference sets (never opens the database)."""

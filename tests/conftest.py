@@ -1,0 +1,88 @@
+"""Shared fixtures: a fresh real DuckDB store, a small project, and the public datasets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from data.store import Project, Store
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _datasets_folder() -> Path | None:
+    candidates = [
+        os.environ.get("INTENTGAP_DATASETS"),
+        REPO.parent / "shared" / "datasets",
+        "/work/shared/datasets",
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate, "README.md").is_file():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def datasets() -> Path:
+    """The public preference data (``../shared/datasets``). Skips when absent, except in CI."""
+    folder = _datasets_folder()
+    if folder is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but the shared datasets folder was not found")
+        pytest.skip("public datasets not found (set INTENTGAP_DATASETS to the folder)")
+    return folder
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    """A fresh in-memory store with migrations applied."""
+    with Store() as fresh:
+        yield fresh
+
+
+@pytest.fixture
+def file_store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh store backed by a real file in a temporary folder."""
+    with Store(tmp_path / "intentgap.duckdb") as fresh:
+        yield fresh
+
+
+@pytest.fixture
+def project() -> Project:
+    return Project(
+        "toy",
+        "Toy project",
+        guidelines="Prefer the honest answer.",
+        principles=("honesty", "harmlessness", "instruction fidelity"),
+        overlap_k=2,
+        gold_rate=0.0,
+    )
+
+
+def toy_pairs(n: int, n_gold: int = 0) -> pl.DataFrame:
+    """``n`` small pairs ``p000...``; the last ``n_gold`` are hidden gold items answering 'a'."""
+    return pl.DataFrame(
+        {
+            "pair_id": [f"p{i:03d}" for i in range(n)],
+            "prompt": [f"Question {i}?" for i in range(n)],
+            "response_a": [f"Answer A to {i}." for i in range(n)],
+            "response_b": [f"Answer B to {i}." for i in range(n)],
+            "category": ["coding" if i % 2 else "honesty" for i in range(n)],
+            "gold": [("a" if i >= n - n_gold else None) for i in range(n)],
+            "is_gold": [i >= n - n_gold for i in range(n)],
+        }
+    )
+
+
+@pytest.fixture
+def toy_store(store: Store, project: Project) -> Store:
+    """The toy project with 20 pairs, 4 of them gold, and raters r1..r3 (tokens discarded)."""
+    store.save_project(project)
+    store.import_frames(toy_pairs(20, n_gold=4), None, project.project_id)
+    for rater in ("r1", "r2", "r3"):
+        store.add_rater(rater)
+    return store
