@@ -126,9 +126,7 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame
     ['rater_id', 'name', 'kind', 'created_at']
     """
     columns = [
-        (pl.col(name) if name in frame.columns else pl.lit(None))
-        .cast(dtype)
-        .alias(name)
+        (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
         for name, dtype in schema.items()
     ]
     return frame.select(columns)

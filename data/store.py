@@ -56,12 +56,8 @@ class MissingPairsError(ValueError):
 
     def __init__(self, pair_ids: Sequence[str]) -> None:
         self.pair_ids = list(pair_ids)
-        shown = ", ".join(self.pair_ids[:5]) + (
-            " ..." if len(self.pair_ids) > 5 else ""
-        )
-        super().__init__(
-            f"{len(self.pair_ids)} judgment(s) refer to unknown pair_id: {shown}"
-        )
+        shown = ", ".join(self.pair_ids[:5]) + (" ..." if len(self.pair_ids) > 5 else "")
+        super().__init__(f"{len(self.pair_ids)} judgment(s) refer to unknown pair_id: {shown}")
 
 
 class SubmissionRefused(ValueError):
@@ -140,8 +136,12 @@ def _schema_sql() -> str:
 
 
 #: Ordered, named migrations; each runs in one transaction with its record row.
+def _initial(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.execute(_schema_sql())
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
-    ("0001_initial", lambda cur: cur.execute(_schema_sql())),
+    ("0001_initial", _initial),
 ]
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?)(?:\. See|$)")
@@ -204,9 +204,7 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS _migrations"
                 " (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ DEFAULT now())"
             )
-            done = {
-                row[0] for row in cur.execute("SELECT name FROM _migrations").fetchall()
-            }
+            done = {row[0] for row in cur.execute("SELECT name FROM _migrations").fetchall()}
             applied = []
             for name, step in MIGRATIONS:
                 if name in done:
@@ -261,7 +259,7 @@ class Store:
                 r[0]
                 for r in cur.execute(
                     "SELECT project_id FROM projects ORDER BY created_at"
-                )
+                ).fetchall()
             ]
         return [p for p in (self.project(i) for i in ids) if p is not None]
 
@@ -271,9 +269,7 @@ class Store:
         """Create a human rater and return their secret sign-in token (shown once)."""
         token = secrets.token_urlsafe(24)
         with self._write() as cur:
-            exists = cur.execute(
-                "SELECT 1 FROM raters WHERE rater_id = ?", [rater_id]
-            ).fetchone()
+            exists = cur.execute("SELECT 1 FROM raters WHERE rater_id = ?", [rater_id]).fetchone()
             if exists:
                 raise ValueError(f"rater {rater_id!r} already exists")
             cur.execute(
@@ -296,9 +292,7 @@ class Store:
 
     def set_rater_active(self, rater_id: str, active: bool) -> None:
         with self._write() as cur:
-            cur.execute(
-                "UPDATE raters SET active = ? WHERE rater_id = ?", [active, rater_id]
-            )
+            cur.execute("UPDATE raters SET active = ? WHERE rater_id = ?", [active, rater_id])
 
     def rater_for_token(self, token: str) -> str | None:
         """The active human rater this token signs in, or None."""
@@ -428,15 +422,11 @@ class Store:
             )
         return None if frame.is_empty() else frame.row(0, named=True)
 
-    def judgments(
-        self, project_id: str | None = None, rater_id: str | None = None
-    ) -> pl.DataFrame:
+    def judgments(self, project_id: str | None = None, rater_id: str | None = None) -> pl.DataFrame:
         """Votes (``frames.JUDGMENTS``), optionally of one project and/or one rater."""
         clauses, params = [], []
         if project_id is not None:
-            clauses.append(
-                "pair_id IN (SELECT pair_id FROM pairs WHERE project_id = ?)"
-            )
+            clauses.append("pair_id IN (SELECT pair_id FROM pairs WHERE project_id = ?)")
             params.append(project_id)
         if rater_id is not None:
             clauses.append("rater_id = ?")
@@ -461,9 +451,7 @@ class Store:
                 f" FROM coverage {where}",
                 params,
             ).fetchone()
-            raters = cur.execute(
-                "SELECT count(*) FROM raters WHERE kind = 'human'"
-            ).fetchone()
+            raters = cur.execute("SELECT count(*) FROM raters WHERE kind = 'human'").fetchone()
         assert row is not None and raters is not None
         return {
             "pairs": int(row[0]),
@@ -500,18 +488,23 @@ class Store:
         covered comes first, ties broken by a per-rater hash so raters spread over pairs.
         Gold pairs are hidden checks: any the rater has not seen, in per-rater hash order.
         """
-        need = "AND c.n_done + c.n_open < ?" if not gold else ""
-        params: list[Any] = [project.project_id, gold]
-        if not gold:
-            params.append(project.overlap_k)
-        params += [rater_id, rater_id, rater_id]
+        unseen = (
+            " AND c.pair_id NOT IN (SELECT pair_id FROM assignments WHERE rater_id = $rater)"
+            " AND c.pair_id NOT IN (SELECT pair_id FROM judgments WHERE rater_id = $rater)"
+        )
+        needs_votes = "NOT c.is_gold AND c.n_done + c.n_open < $k"
+        # Gold items only ride along with real work: none once this rater has no work left.
+        which = (
+            f"c.is_gold AND EXISTS (SELECT 1 FROM coverage c WHERE c.project_id = $project"
+            f" AND {needs_votes}{unseen})"
+            if gold
+            else needs_votes
+        )
+        params = {"project": project.project_id, "k": project.overlap_k, "rater": rater_id}
         with self._write() as cur:
             row = cur.execute(
-                "SELECT c.pair_id FROM coverage c"
-                f" WHERE c.project_id = ? AND c.is_gold = ? {need}"
-                " AND c.pair_id NOT IN (SELECT pair_id FROM assignments WHERE rater_id = ?)"
-                " AND c.pair_id NOT IN (SELECT pair_id FROM judgments WHERE rater_id = ?)"
-                " ORDER BY c.n_done + c.n_open, hash(c.pair_id || ?) LIMIT 1",
+                f"SELECT c.pair_id FROM coverage c WHERE c.project_id = $project AND {which}"
+                f"{unseen} ORDER BY c.n_done + c.n_open, hash(c.pair_id || $rater) LIMIT 1",
                 params,
             ).fetchone()
             if row is None:
@@ -524,31 +517,26 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, now()) RETURNING assigned_at",
                 [rater_id, pair_id, project.project_id, shown_left, gold],
             ).fetchone()
-            cur.execute(
-                "UPDATE coverage SET n_open = n_open + 1 WHERE pair_id = ?", [pair_id]
-            )
+            cur.execute("UPDATE coverage SET n_open = n_open + 1 WHERE pair_id = ?", [pair_id])
         assert assigned is not None
-        return Assignment(
-            rater_id, pair_id, project.project_id, shown_left, gold, assigned[0]
-        )
+        return Assignment(rater_id, pair_id, project.project_id, shown_left, gold, assigned[0])
 
-    def reclaim_abandoned(self, project: Project) -> int:
+    def reclaim_abandoned(self, project: Project, now: datetime | None = None) -> int:
         """Expire open assignments older than the project's limit so others get the pair.
 
-        A late answer to an expired assignment is still accepted.
+        A late answer to an expired assignment is still accepted. ``now`` defaults to the
+        database clock (tests pass a later time instead of waiting).
         """
         with self._write() as cur:
             expired = cur.execute(
                 "UPDATE assignments SET status = 'expired'"
                 " WHERE project_id = ? AND status = 'open'"
-                " AND assigned_at < now() - to_minutes(?) RETURNING pair_id",
-                [project.project_id, project.reclaim_minutes],
+                " AND assigned_at < coalesce(?::TIMESTAMPTZ, now()) - to_minutes(?)"
+                " RETURNING pair_id",
+                [project.project_id, now, project.reclaim_minutes],
             ).fetchall()
             for (pair_id,) in expired:
-                cur.execute(
-                    "UPDATE coverage SET n_open = n_open - 1 WHERE pair_id = ?",
-                    [pair_id],
-                )
+                cur.execute("UPDATE coverage SET n_open = n_open - 1 WHERE pair_id = ?", [pair_id])
         return len(expired)
 
     def skip(self, rater_id: str, pair_id: str, round: int = 0) -> None:
@@ -575,7 +563,7 @@ class Store:
         s = submission
         with self._write() as cur:
             assignment = cur.execute(
-                "SELECT shown_left, is_gold, status FROM assignments"
+                "SELECT status FROM assignments"
                 " WHERE rater_id = ? AND pair_id = ? AND round = ?",
                 [s.rater_id, s.pair_id, s.round],
             ).fetchone()
@@ -583,7 +571,7 @@ class Store:
                 raise SubmissionRefused(
                     f"pair {s.pair_id!r} was not assigned to rater {s.rater_id!r}"
                 )
-            shown_left, is_gold, status = assignment
+            (status,) = assignment
             saved = _count(
                 cur,
                 "INSERT INTO judgments SELECT ?, a.pair_id, a.rater_id, a.round, ?, ?,"
@@ -660,10 +648,9 @@ class Store:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _frame(
-    cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
-) -> pl.DataFrame:
-    return cur.sql(sql, params=list(params) or None).pl()
+def _frame(cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pl.DataFrame:
+    frame: pl.DataFrame = cur.sql(sql, params=list(params) or None).pl()
+    return frame
 
 
 def _count(cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> int:
@@ -686,9 +673,7 @@ def _project_filter(project_id: str | None) -> tuple[str, list[Any]]:
 
 def _check_submission(s: Submission) -> None:
     if s.choice not in frames.CHOICES:
-        raise SubmissionRefused(
-            f"choice must be one of {frames.CHOICES}, not {s.choice!r}"
-        )
+        raise SubmissionRefused(f"choice must be one of {frames.CHOICES}, not {s.choice!r}")
     if s.strength is not None and s.strength not in frames.STRENGTH_LABELS:
         raise SubmissionRefused(f"strength must be 1, 2 or 3, not {s.strength!r}")
     if s.choice in ("tie", "both_bad") and s.strength is not None:

@@ -42,6 +42,11 @@ class Workspace:
         """Written only by ``intentgap demo`` when no admin password is configured."""
         return self.root / "admin-password.txt"
 
+    @property
+    def demo_raters_file(self) -> Path:
+        """Sign-in tokens of the demo raters (rater_id -> token), written by ``intentgap demo``."""
+        return self.root / "demo-raters.json"
+
     def create(self) -> Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         return self

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 
 from data.store import Assignment, Project, Store
 
@@ -35,20 +36,28 @@ class Assigner:
     ``rng`` decides only whether a gold item comes next, so tests can seed it.
     """
 
+    #: Seconds between sweeps for abandoned assignments (a sweep is a write transaction).
+    reclaim_interval = 10.0
+
     def __init__(self, store: Store, rng: random.Random | None = None) -> None:
         self.store = store
         self.rng = rng or random.SystemRandom()
+        self._last_reclaim: dict[str, float] = {}
 
     def next_pair(self, rater_id: str, project: Project) -> Assignment | None:
         """The rater's current pair: the one still open, else a newly claimed one.
 
         None when nothing is left for this rater.
         """
-        self.store.reclaim_abandoned(project)
+        now = time.monotonic()
+        if now - self._last_reclaim.get(project.project_id, -self.reclaim_interval) >= (
+            self.reclaim_interval
+        ):
+            self.store.reclaim_abandoned(project)
+            self._last_reclaim[project.project_id] = now
         current = self.store.open_assignment(rater_id, project.project_id)
         if current is not None:
             return current
-        # Gold items only ride along with real work: once no work is left, none are served.
         if project.gold_rate > 0 and self.rng.random() < project.gold_rate:
             gold = self.store.claim_next(rater_id, project, gold=True, choose_side=choose_side)
             if gold is not None:

@@ -1,0 +1,357 @@
+"""The terminal door: ``intentgap demo|serve|import|export|project|raters|audit|train|...``.
+
+Every command takes ``--workspace DIR`` (else ``$INTENTGAP_HOME``, else ``./workspace``).
+Commands orchestrate; the work happens in ``data/``, ``labeling/`` and ``reward/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from data.store import Project, Store, WorkspaceLocked
+from data.workspace import ENV_VAR, Workspace
+
+__all__ = ["main"]
+
+REPO = Path(__file__).resolve().parent
+DEFAULT_BASE_URL = "http://127.0.0.1:8501"
+DEMO_RATERS = ("demo-rater-1", "demo-rater-2", "demo-rater-3")
+
+
+class CommandError(Exception):
+    """A failure the user can fix; printed as one line, no traceback."""
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Create the workspace with the bundled demo project, raters and admin password."""
+    workspace = Workspace.resolve(args.workspace).create()
+    demo = resources.files("data").joinpath("demo")
+    settings = json.loads(demo.joinpath("project.json").read_text(encoding="utf-8"))
+    guidelines = demo.joinpath("guidelines.md").read_text(encoding="utf-8")
+    with _open_store(workspace) as store:
+        if store.project(settings["project_id"]) is None:
+            store.save_project(_project_from(settings, guidelines=guidelines, is_demo=True))
+            print(f"Created project {settings['project_id']!r}.")
+        from data.importers import import_file
+
+        with resources.as_file(demo.joinpath("pairs.jsonl")) as pairs_file:
+            report = import_file(store, pairs_file, settings["project_id"])
+        print(report.summary())
+        tokens = _read_json(workspace.demo_raters_file)
+        known = set(store.raters()["rater_id"].to_list())
+        for rater in DEMO_RATERS:
+            if rater not in known:
+                tokens[rater] = store.add_rater(rater, rater.replace("-", " ").title())
+            elif rater not in tokens:
+                tokens[rater] = store.reset_token(rater)
+        workspace.demo_raters_file.write_text(json.dumps(tokens, indent=2), encoding="utf-8")
+    if not os.environ.get("INTENTGAP_ADMIN_PASSWORD"):
+        if not workspace.admin_password_file.exists():
+            workspace.admin_password_file.write_text(secrets.token_urlsafe(12), encoding="utf-8")
+        where = f"in {workspace.admin_password_file}"
+    else:
+        where = "in $INTENTGAP_ADMIN_PASSWORD"
+    print(f"Workspace: {workspace.root}")
+    print(f"Admin: sign in with the password {where}.")
+    for rater, token in tokens.items():
+        print(f"Rater {rater}: {args.base_url}/?token={token}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the app (Streamlit) on the workspace."""
+    workspace = Workspace.resolve(args.workspace).create()
+    with _open_store(workspace):
+        pass  # fail here, plainly, if another process holds the database
+    env = {**os.environ, ENV_VAR: str(workspace.root)}
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO / "app.py"),
+        "--server.port",
+        str(args.port),
+        "--server.address",
+        args.address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    print(f"intentgap on http://{args.address}:{args.port} (workspace {workspace.root})")
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import pairs and/or judgments from a file (JSONL, CSV, Parquet) or a preset folder."""
+    from data.importers import import_file
+
+    mapping = dict(_parse_mapping(item) for item in args.map)
+    with _open_store(Workspace.resolve(args.workspace).create()) as store:
+        if store.project(args.project) is None:
+            store.save_project(Project(args.project, args.project))
+        report = import_file(
+            store,
+            Path(args.file),
+            args.project,
+            format=args.format,
+            shape=args.shape,
+            preset=args.preset,
+            mapping=mapping or None,
+            source_rater=args.source_rater,
+        )
+    print(report.summary())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a snapshot folder: pairs.parquet (TRL shape), judgments.parquet, manifest.json."""
+    from labeling.preference_set import ExportOptions, export_snapshot
+
+    options = ExportOptions(
+        min_judgments=args.min_judgments,
+        min_agreement=args.min_agreement,
+        ties=args.ties,
+        include_gold=not args.no_gold,
+    )
+    with _open_store(Workspace.resolve(args.workspace)) as store:
+        manifest = export_snapshot(
+            store,
+            Path(args.out_dir),
+            project_id=args.project,
+            options=options,
+            overwrite=args.overwrite,
+        )
+    print(json.dumps(_jsonable(manifest), indent=2, default=str))
+    return 0
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    """Show, create or change a project's labeling rules."""
+    with _open_store(Workspace.resolve(args.workspace).create()) as store:
+        current = store.project(args.project_id) or Project(args.project_id, args.project_id)
+        changes: dict[str, Any] = {
+            name: getattr(args, name)
+            for name in _PROJECT_OPTIONS
+            if getattr(args, name, None) is not None
+        }
+        if args.guidelines_file:
+            changes["guidelines"] = Path(args.guidelines_file).read_text(encoding="utf-8")
+        for name in ("principles", "flags"):
+            if name in changes:
+                changes[name] = tuple(p.strip() for p in changes[name].split(",") if p.strip())
+        if changes or store.project(args.project_id) is None:
+            store.save_project(replace(current, **changes))
+        shown = store.project(args.project_id)
+    print(json.dumps(_jsonable(shown), indent=2))
+    return 0
+
+
+def cmd_raters(args: argparse.Namespace) -> int:
+    """Add raters (prints each one's secret sign-in link once), list, reset or deactivate."""
+    with _open_store(Workspace.resolve(args.workspace).create()) as store:
+        if args.action == "list":
+            print(store.raters().write_csv(), end="")
+            return 0
+        if not args.rater_ids:
+            raise CommandError(f"'raters {args.action}' needs at least one rater id")
+        for rater in args.rater_ids:
+            if args.action == "add":
+                print(f"{rater}: {args.base_url}/?token={store.add_rater(rater)}")
+            elif args.action == "reset":
+                print(f"{rater}: {args.base_url}/?token={store.reset_token(rater)}")
+            else:
+                store.set_rater_active(rater, args.action == "activate")
+                print(f"{rater}: {args.action}d")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Agreement, rater reliability, blind spots and the model leaderboard."""
+    from labeling.audit import audit_report, format_report
+
+    with _open_store(Workspace.resolve(args.workspace)) as store:
+        report = audit_report(
+            store.pairs(args.project), store.judgments(args.project), n_boot=args.n_boot
+        )
+    print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
+    return 0
+
+
+def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
+    """Training commands own their arguments (the config dataclass is the CLI)."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        entry: Callable[[list[str]], int] = importlib.import_module(module).main
+        return entry(list(args.rest))
+
+    return run
+
+
+# -- parser ----------------------------------------------------------------------------------
+
+_PROJECT_OPTIONS = tuple(
+    f.name for f in fields(Project) if f.name not in ("project_id", "guidelines", "is_demo")
+)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="intentgap",
+        description="Preference data and reward models: label, audit, export, train, inspect.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help=f"workspace folder (default: ${ENV_VAR}, else ./workspace)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", parents=[common], help=cmd_demo.__doc__)
+    demo.add_argument("--base-url", default=DEFAULT_BASE_URL, help="used in the printed links")
+    demo.set_defaults(run=cmd_demo)
+
+    serve = sub.add_parser("serve", parents=[common], help=cmd_serve.__doc__)
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--address", default="127.0.0.1")
+    serve.set_defaults(run=cmd_serve)
+
+    imp = sub.add_parser("import", parents=[common], help=cmd_import.__doc__)
+    imp.add_argument("file", help="a JSONL, CSV or Parquet file, or a preset's folder")
+    imp.add_argument("--project", default="default", help="project to import into")
+    imp.add_argument("--format", choices=["jsonl", "csv", "parquet"], help="skip detection")
+    imp.add_argument("--shape", choices=["pairs", "trl", "judgments", "denormalised"])
+    imp.add_argument("--preset", choices=["hh-rlhf", "mt-bench", "pandalm", "llmfao"])
+    imp.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="THEIRS=OURS",
+        help="rename a column before import, e.g. --map question=prompt (repeatable)",
+    )
+    imp.add_argument("--source-rater", help="rater id for a dataset's own labels")
+    imp.set_defaults(run=cmd_import)
+
+    exp = sub.add_parser("export", parents=[common], help=cmd_export.__doc__)
+    exp.add_argument("out_dir", help="snapshot folder to create")
+    exp.add_argument("--project", help="only this project (default: all)")
+    exp.add_argument("--min-judgments", type=int, default=1)
+    exp.add_argument("--min-agreement", type=float, default=0.0)
+    exp.add_argument("--ties", choices=["drop", "soft"], default="drop")
+    exp.add_argument("--no-gold", action="store_true", help="leave hidden gold items out")
+    exp.add_argument("--overwrite", action="store_true")
+    exp.set_defaults(run=cmd_export)
+
+    proj = sub.add_parser("project", parents=[common], help=cmd_project.__doc__)
+    proj.add_argument("project_id")
+    proj.add_argument("--name")
+    proj.add_argument("--guidelines-file", help="Markdown file with the rater guidelines")
+    proj.add_argument("--principles", help="comma-separated list")
+    proj.add_argument("--flags", help="comma-separated list")
+    proj.add_argument("--overlap-k", type=int, help="judgments wanted per pair")
+    proj.add_argument("--gold-rate", type=float, help="share of gold items shown")
+    proj.add_argument("--reclaim-minutes", type=int, help="give abandoned pairs away after")
+    for flag in ("strength_enabled", "tie_allowed", "both_bad_allowed", "rationale_required"):
+        proj.add_argument(
+            "--" + flag.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None
+        )
+    proj.set_defaults(run=cmd_project)
+
+    raters = sub.add_parser("raters", parents=[common], help=cmd_raters.__doc__)
+    raters.add_argument("action", choices=["add", "list", "reset", "deactivate", "activate"])
+    raters.add_argument("rater_ids", nargs="*")
+    raters.add_argument("--base-url", default=DEFAULT_BASE_URL)
+    raters.set_defaults(run=cmd_raters)
+
+    audit = sub.add_parser("audit", parents=[common], help=cmd_audit.__doc__)
+    audit.add_argument("--project", help="only this project (default: all)")
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
+    audit.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    audit.set_defaults(run=cmd_audit)
+
+    for name, module, text in (
+        ("train", "reward.train", "train a reward model on a snapshot"),
+        ("score", "reward.score", "score pairs or responses with a reward model"),
+        ("inspect", "reward.inspection", "where a reward model diverges from intent"),
+    ):
+        cmd = sub.add_parser(name, help=text, add_help=False)
+        cmd.add_argument("rest", nargs=argparse.REMAINDER)
+        cmd.set_defaults(run=_delegate(module))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (CommandError, WorkspaceLocked, FileNotFoundError) as error:
+        print(f"intentgap: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:  # InputError and refused settings are ValueErrors
+        print(f"intentgap: {error}", file=sys.stderr)
+        return 2
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _open_store(workspace: Workspace) -> Store:
+    return Store(workspace.database)
+
+
+def _project_from(settings: dict[str, Any], **extra: Any) -> Project:
+    known = {f.name for f in fields(Project)}
+    unknown = set(settings) - known
+    if unknown:
+        raise CommandError(f"unknown project settings: {', '.join(sorted(unknown))}")
+    values = {**settings, **extra}
+    for name in ("principles", "flags"):
+        if name in values:
+            values[name] = tuple(values[name])
+    return Project(**values)
+
+
+def _parse_mapping(item: str) -> tuple[str, str]:
+    theirs, sep, ours = item.partition("=")
+    if not sep or not theirs or not ours:
+        raise CommandError(f"--map wants THEIRS=OURS, got {item!r}")
+    return theirs, ours
+
+
+def _read_json(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    loaded = json.loads(path.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in loaded.items()}
+
+
+def _jsonable(value: Any) -> Any:
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
