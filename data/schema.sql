@@ -44,7 +44,8 @@ CREATE TABLE coverage (
     project_id  VARCHAR NOT NULL,
     is_gold     BOOLEAN NOT NULL,
     n_done      INTEGER NOT NULL DEFAULT 0,
-    n_open      INTEGER NOT NULL DEFAULT 0
+    n_open      INTEGER NOT NULL DEFAULT 0,
+    shuffle     UBIGINT NOT NULL DEFAULT 0  -- hash(pair_id): a per-rater order is shuffle XOR salt
 );
 
 CREATE TABLE raters (
