@@ -149,7 +149,8 @@ def run(scale: float = 1.0, samples: int = 300) -> list[dict[str, Any]]:
                 )
             )
         anchor.execute(
-            "CREATE TABLE s (id VARCHAR PRIMARY KEY, pair_id VARCHAR, rater_id VARCHAR, choice VARCHAR)"
+            "CREATE TABLE s (id VARCHAR PRIMARY KEY, pair_id VARCHAR, rater_id VARCHAR,"
+            " choice VARCHAR)"
         )
         naive_submit = [
             timed(

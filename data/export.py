@@ -1,0 +1,409 @@
+"""Snapshot folders: a preference set and its votes as Parquet, with a manifest.
+
+A snapshot is what leaves the database for training (``reward/`` reads only these files)::
+
+    snapshot/
+      pairs.parquet      frames.PREFERENCES by pair_id (TRL prompt/chosen/rejected + stats)
+      judgments.parquet  frames.JUDGMENTS, sorted by created_at, submission_id
+      manifest.json      counts, options, schema_version, per-file sha256, content_hash, source
+
+Two hashes, two jobs. ``content_hash`` names the data: a sha256 over a canonical encoding of
+both frames' values (rows sorted, columns in contract order), independent of Parquet encoding
+and library versions, so the same votes exported again give the same hash; checkpoints record
+it. Each file's ``sha256`` guards the bytes: reading checks it before parsing, so an edited or
+damaged file is named as such. Files are written deterministically (sorted rows, fixed column
+order and layout), so with the same library versions the same data also gives the same bytes.
+
+This module only reads and writes files; building the preference frame is ``labeling``'s job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from data import frames
+
+__all__ = [
+    "JUDGMENTS_FILE",
+    "MANIFEST_FILE",
+    "PAIRS_FILE",
+    "Manifest",
+    "SnapshotError",
+    "SnapshotFile",
+    "content_hash",
+    "read_snapshot",
+    "write_snapshot",
+]
+
+PAIRS_FILE = "pairs.parquet"
+JUDGMENTS_FILE = "judgments.parquet"
+MANIFEST_FILE = "manifest.json"
+#: Version of the folder layout; readers refuse newer ones.
+FORMAT_VERSION = 1
+
+#: Each data file, its contract and the sort that makes its rows deterministic.
+_LAYOUT: dict[str, tuple[dict[str, pl.DataType], tuple[str, ...]]] = {
+    PAIRS_FILE: (frames.PREFERENCES, ("pair_id",)),
+    JUDGMENTS_FILE: (frames.JUDGMENTS, ("created_at", "submission_id")),
+}
+#: Unique key of each data file.
+_KEYS = {PAIRS_FILE: "pair_id", JUDGMENTS_FILE: "submission_id"}
+_ROW_GROUP_SIZE = 128 * 1024
+
+
+class SnapshotError(ValueError):
+    """A snapshot folder that cannot be trusted: which file, and what is wrong with it."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"snapshot file {path}: {problem}")
+
+
+@dataclass(frozen=True)
+class SnapshotFile:
+    """One data file of a snapshot as the manifest records it."""
+
+    name: str
+    sha256: str
+    rows: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a snapshot holds and how it was made (``manifest.json``).
+
+    ``counts``: ``pairs`` (preference rows), ``ties`` (kept tied pairs), ``gold_pairs``,
+    ``judgments`` (rows of judgments.parquet), ``judgments_used`` (votes behind the preference
+    rows), ``raters`` (distinct raters in judgments.parquet).
+    """
+
+    format_version: int
+    schema_version: str
+    created_at: str
+    source: str
+    options: dict[str, object]
+    counts: dict[str, int]
+    files: tuple[SnapshotFile, ...]
+    content_hash: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "format_version": self.format_version,
+            "schema_version": self.schema_version,
+            "created_at": self.created_at,
+            "source": self.source,
+            "options": self.options,
+            "counts": self.counts,
+            "files": [vars(entry) for entry in self.files],
+            "content_hash": self.content_hash,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
+        """Raises KeyError, TypeError or ValueError on a malformed manifest."""
+        files = tuple(
+            SnapshotFile(
+                name=str(entry["name"]),
+                sha256=str(entry["sha256"]),
+                rows=int(entry["rows"]),
+                bytes=int(entry["bytes"]),
+            )
+            for entry in data["files"]
+        )
+        return cls(
+            format_version=int(data["format_version"]),
+            schema_version=str(data["schema_version"]),
+            created_at=str(data["created_at"]),
+            source=str(data["source"]),
+            options=dict(data["options"]),
+            counts={str(k): int(v) for k, v in dict(data["counts"]).items()},
+            files=files,
+            content_hash=str(data["content_hash"]),
+        )
+
+    def file(self, name: str) -> SnapshotFile | None:
+        """The manifest's entry for one data file."""
+        return next((entry for entry in self.files if entry.name == name), None)
+
+
+def write_snapshot(
+    out_dir: Path,
+    preferences: pl.DataFrame,
+    judgments: pl.DataFrame,
+    *,
+    options: Mapping[str, object],
+    schema_version: str,
+    source: str,
+    overwrite: bool = False,
+) -> Manifest:
+    """Write a snapshot folder and return its manifest.
+
+    ``preferences`` must follow ``frames.PREFERENCES`` and ``judgments`` ``frames.JUDGMENTS``
+    (same column names and dtypes, any order; ``pair_id`` and ``submission_id`` unique), else
+    ValueError. ``options`` (JSON-ready) records how the set was built; ``source`` where from.
+
+    Files go to a hidden sibling folder (``.<name>.<random>.partial``) that is renamed to
+    ``out_dir`` at the end, so a crash leaves either no snapshot or a whole one (plus that
+    hidden folder, safe to delete). An existing non-empty ``out_dir`` is refused
+    (FileExistsError) unless ``overwrite``; then it is replaced as a whole.
+    """
+    out_dir = Path(out_dir)
+    _refuse_existing(out_dir, overwrite)
+    data = {
+        PAIRS_FILE: _deterministic(preferences, PAIRS_FILE),
+        JUDGMENTS_FILE: _deterministic(judgments, JUDGMENTS_FILE),
+    }
+    try:
+        recorded_options = json.loads(json.dumps(dict(options)))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"options must be JSON-serialisable: {error}") from None
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.{uuid.uuid4().hex}.partial"
+    staging.mkdir()
+    try:
+        files = tuple(_write_parquet(staging / name, frame) for name, frame in data.items())
+        prefs, votes = data[PAIRS_FILE], data[JUDGMENTS_FILE]
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            schema_version=schema_version,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            source=source,
+            options=recorded_options,
+            counts={
+                "pairs": prefs.height,
+                "ties": int(prefs["is_tie"].sum()),
+                "gold_pairs": int(prefs["is_gold"].sum()),
+                "judgments": votes.height,
+                "judgments_used": int(prefs["n_judgments"].sum()),
+                "raters": votes["rater_id"].drop_nulls().n_unique(),
+            },
+            files=files,
+            content_hash=_content_hash(data),
+        )
+        manifest_text = json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        _write_durably(staging / MANIFEST_FILE, manifest_text.encode("utf-8"))
+        _fsync(staging)
+        _publish(staging, out_dir, overwrite)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def read_snapshot(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame, Manifest]:
+    """Read ``(preferences, judgments, manifest)`` back, after checking everything.
+
+    Raises SnapshotError naming the file and the problem when the folder or a file is
+    missing, the manifest is malformed or of a newer format, a file's columns or dtypes differ
+    from its contract, its bytes differ from the manifest's sha256, its row count does, or
+    the data read does not give the manifest's ``content_hash``.
+    """
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST_FILE
+    if not folder.is_dir():
+        raise SnapshotError(folder, "no such snapshot folder")
+    manifest = _read_manifest(manifest_path)
+    loaded: dict[str, pl.DataFrame] = {}
+    for name, (contract, _) in _LAYOUT.items():
+        path = folder / name
+        entry = manifest.file(name)
+        if entry is None:
+            raise SnapshotError(manifest_path, f"lists no entry for {name}")
+        if not path.is_file():
+            raise SnapshotError(path, "is missing")
+        try:
+            schema = dict(pl.read_parquet_schema(path))
+        except Exception as error:  # polars raises several kinds for a damaged file
+            raise SnapshotError(path, f"cannot be read as Parquet ({error})") from None
+        problems = _schema_problems(schema, contract)
+        if problems:
+            raise SnapshotError(path, "does not match its contract: " + "; ".join(problems))
+        digest = _sha256(path)
+        if digest != entry.sha256:
+            raise SnapshotError(
+                path,
+                f"sha256 {digest[:16]}... differs from the manifest's {entry.sha256[:16]}...:"
+                " the file was changed or damaged after export",
+            )
+        frame = pl.read_parquet(path)
+        if frame.height != entry.rows:
+            raise SnapshotError(path, f"has {frame.height} rows, the manifest says {entry.rows}")
+        loaded[name] = frame
+    if _content_hash(loaded) != manifest.content_hash:
+        raise SnapshotError(
+            manifest_path, "content_hash does not match the data read from the files"
+        )
+    return loaded[PAIRS_FILE], loaded[JUDGMENTS_FILE], manifest
+
+
+def content_hash(preferences: pl.DataFrame, judgments: pl.DataFrame) -> str:
+    """The ``content_hash`` a snapshot of these frames gets (see the module docstring).
+
+    Consumes ``frames.PREFERENCES`` and ``frames.JUDGMENTS`` frames, in any row order.
+    """
+    return _content_hash(
+        {
+            PAIRS_FILE: _deterministic(preferences, PAIRS_FILE),
+            JUDGMENTS_FILE: _deterministic(judgments, JUDGMENTS_FILE),
+        }
+    )
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _refuse_existing(out_dir: Path, overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"{out_dir} already holds files; choose a new folder or pass overwrite=True"
+        )
+
+
+def _schema_problems(
+    schema: Mapping[str, pl.DataType], contract: Mapping[str, pl.DataType]
+) -> list[str]:
+    problems = []
+    missing = [name for name in contract if name not in schema]
+    extra = [name for name in schema if name not in contract]
+    if missing:
+        problems.append("missing column(s) " + ", ".join(missing))
+    if extra:
+        problems.append("unexpected column(s) " + ", ".join(extra))
+    problems += [
+        f"column {name} is {schema[name]}, expected {dtype}"
+        for name, dtype in contract.items()
+        if name in schema and schema[name] != dtype
+    ]
+    return problems
+
+
+def _deterministic(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    """The frame in its contract's column order and its file's row order, checked."""
+    contract, order = _LAYOUT[name]
+    problems = _schema_problems(frame.schema, contract)
+    if problems:
+        raise ValueError(f"frame for {name} does not match its contract: " + "; ".join(problems))
+    key = _KEYS[name]
+    if frame[key].null_count() or frame[key].n_unique() != frame.height:
+        raise ValueError(f"frame for {name}: {key} must be unique and not null")
+    return frame.select(list(contract)).sort(order).rechunk()
+
+
+def _write_parquet(path: Path, frame: pl.DataFrame) -> SnapshotFile:
+    frame.write_parquet(
+        path,
+        compression="zstd",
+        compression_level=3,
+        statistics=True,
+        row_group_size=_ROW_GROUP_SIZE,
+    )
+    _fsync(path)
+    return SnapshotFile(
+        name=path.name, sha256=_sha256(path), rows=frame.height, bytes=path.stat().st_size
+    )
+
+
+def _write_durably(path: Path, content: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk (folders cannot be opened on Windows)."""
+    if os.name == "nt" and path.is_dir():
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _publish(staging: Path, out_dir: Path, overwrite: bool) -> None:
+    """Rename the finished folder into place (replacing an old one only when allowed)."""
+    _refuse_existing(out_dir, overwrite)  # again: something may have appeared meanwhile
+    if out_dir.is_dir():
+        retired = out_dir.parent / f".{out_dir.name}.{uuid.uuid4().hex}.old"
+        out_dir.rename(retired)
+        staging.rename(out_dir)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(out_dir)
+    _fsync(out_dir.parent)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _content_hash(data: Mapping[str, pl.DataFrame]) -> str:
+    """sha256 over each file name, row count and column (name, then its canonical bytes)."""
+    digest = hashlib.sha256()
+    for name in sorted(data):
+        frame = data[name]
+        digest.update(f"{name}\0{frame.height}\n".encode())
+        for column in frame.get_columns():
+            digest.update(f"{column.name}\0".encode())
+            _hash_values(digest, column)
+    return digest.hexdigest()
+
+
+def _hash_values(digest: Any, column: pl.Series) -> None:
+    """Feed a column's values in a fixed little-endian layout: null mask, then the values."""
+    if column.dtype == pl.String:
+        digest.update(_little_endian(column.is_null()))
+        filled = column.fill_null("")
+        digest.update(_little_endian(filled.str.len_bytes().cast(pl.UInt64)))
+        array = filled.to_arrow().cast(pa.large_string())
+        offsets = np.frombuffer(array.buffers()[1], dtype="<i8")
+        start, end = offsets[array.offset], offsets[array.offset + len(array)]
+        if end > start:
+            digest.update(memoryview(array.buffers()[2])[start:end])
+    elif isinstance(column.dtype, pl.List):
+        digest.update(_little_endian(column.is_null()))
+        digest.update(_little_endian(column.list.len().fill_null(0).cast(pl.UInt64)))
+        _hash_values(digest, column.explode(empty_as_null=False, keep_nulls=False))
+    else:  # numbers, booleans, datetimes (as their integer count of the contract's unit)
+        digest.update(_little_endian(column.is_null()))
+        digest.update(_little_endian(column.to_physical().fill_null(strategy="zero")))
+
+
+def _little_endian(values: pl.Series) -> bytes:
+    array = values.to_numpy()
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+
+
+def _read_manifest(path: Path) -> Manifest:
+    if not path.is_file():
+        raise SnapshotError(path, "is missing: not a snapshot, or an export that did not finish")
+    try:
+        manifest = Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as error:
+        raise SnapshotError(path, f"is malformed ({type(error).__name__}: {error})") from None
+    if manifest.format_version > FORMAT_VERSION:
+        raise SnapshotError(
+            path,
+            f"format_version {manifest.format_version} is newer than this intentgap reads"
+            f" ({FORMAT_VERSION}); upgrade intentgap",
+        )
+    return manifest

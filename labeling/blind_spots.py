@@ -1,0 +1,758 @@
+"""Which raters have which blind spots: small named checks, one multiple-testing correction.
+
+Every check reads the same per-vote frame (``audit_votes``: each judgment with its pair's
+category, length and Markdown covariates, and its *reference*, the pair's gold where known,
+else the leave-one-out consensus of the other raters) and returns findings in ``FINDINGS``:
+one row per rater (and slice) it could test, with an effect size (0 means no blind spot), a
+95% interval, a p-value, the number of votes and one plain sentence. ``find_blind_spots`` runs
+the checks and applies Benjamini-Hochberg across all raters x checks at once.
+
+The checks, each a function ``check_<kind>(votes) -> findings``:
+
+- position: picks the side shown on the left more (or less) than chance; exact binomial
+  test on decisive votes, using the stored, randomised ``shown_left``.
+- length / style: logistic regression of choosing a on the reference label, the log length
+  ratio and the Markdown difference; Wald test of the length (or Markdown) slope.
+- ties: tie rate above ``TIE_RATIO`` times the pooled rate of the other raters; exact
+  binomial test.
+- speed: votes faster than a reading floor (seconds per 1,000 characters) that agree with
+  the reference less than normal-speed votes do; one-sided Fisher exact test.
+- category / principle / gold: agreement in one slice below both the rater's agreement
+  elsewhere and the other raters' in that slice; the larger of two one-sided Fisher exact
+  p-values (a test of the conjunction). ``gold`` looks only at gold items, by category.
+- drift: agreement with the reference falling over the rater's working span; logistic
+  regression on time, one-sided Wald test.
+
+``pair_reasons`` is the per-pair view (doubtlab style): one ``predicate_<name>`` column per
+reason to doubt a pair's label, sorted by how many fired.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from scipy import special, stats
+
+from labeling.aggregation import MajorityVote, leave_one_out_consensus, response_features
+
+__all__ = [
+    "ALL_CHECKS",
+    "FAST_SECONDS_PER_KCHAR",
+    "FINDINGS",
+    "KINDS",
+    "MIN_SLICE",
+    "MIN_VOTES",
+    "TIE_RATIO",
+    "audit_votes",
+    "benjamini_hochberg",
+    "check_category",
+    "check_drift",
+    "check_gold",
+    "check_length",
+    "check_position",
+    "check_principle",
+    "check_speed",
+    "check_style",
+    "check_ties",
+    "find_blind_spots",
+    "pair_reasons",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+Check = Callable[[pl.DataFrame], pl.DataFrame]
+
+KINDS: tuple[str, ...] = (
+    "position",
+    "length",
+    "style",
+    "ties",
+    "speed",
+    "category",
+    "principle",
+    "gold",
+    "drift",
+)
+
+#: One row per finding. ``effect`` is 0 when there is no blind spot; its unit depends on the
+#: kind (see each check). ``q_value`` and ``flagged`` are filled by ``find_blind_spots``.
+FINDINGS: dict[str, pl.DataType] = {
+    "rater_id": pl.String(),
+    "kind": pl.String(),
+    "slice": pl.String(),
+    "effect": pl.Float64(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+    "p_value": pl.Float64(),
+    "q_value": pl.Float64(),
+    "n": pl.Int64(),
+    "flagged": pl.Boolean(),
+    "message": pl.String(),
+}
+
+#: Fewest votes for a rater-level test, and fewest votes in a slice (and in its comparisons).
+MIN_VOTES = 20
+MIN_SLICE = 10
+#: Reading floor: nobody reads 1,000 characters of prompt and responses in under 5 seconds.
+FAST_SECONDS_PER_KCHAR = 5.0
+#: "Far more ties than peers" means more than this many times their pooled tie rate.
+TIE_RATIO = 2.0
+_Z95 = float(stats.norm.ppf(0.975))
+_RIDGE = 1e-6
+_MAX_STEP = 3.0
+
+
+# -- the per-vote frame ------------------------------------------------------------------------
+
+
+def audit_votes(judgments: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """Each vote with what the checks need.
+
+    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``. Returns the judgment columns
+    ``pair_id``, ``rater_id``, ``choice``, ``shown_left``, ``seconds``, ``created_at``,
+    ``principles``; the pair's ``category`` and ``gold``; ``consensus`` (the other raters'
+    majority); ``reference`` (gold where known, else ``consensus``) and ``reference_kind``
+    (``gold``/``consensus``/null); ``correct`` (choice equals the reference; null without
+    one); ``reference_sign`` (+1 a, -1 b, 0 otherwise); ``picked_left`` (on decisive votes
+    with a known side); ``length``, ``markdown`` and ``chars`` from
+    ``aggregation.response_features``; ``seconds_per_kchar``.
+    """
+    features = response_features(pairs).select("pair_id", "length", "markdown", "chars")
+    pair_part = pairs.select("pair_id", "category", "gold").join(features, on="pair_id")
+    consensus = leave_one_out_consensus(judgments).get_column("consensus")
+    decisive = pl.col("choice").is_in(["a", "b"])
+    return (
+        judgments.select(
+            "pair_id", "rater_id", "choice", "shown_left", "seconds", "created_at", "principles"
+        )
+        .with_columns(consensus)
+        .join(pair_part, on="pair_id", how="left")
+        .with_columns(
+            pl.coalesce("gold", "consensus").alias("reference"),
+            pl.when(pl.col("gold").is_not_null())
+            .then(pl.lit("gold"))
+            .when(pl.col("consensus").is_not_null())
+            .then(pl.lit("consensus"))
+            .alias("reference_kind"),
+        )
+        .with_columns(
+            (pl.col("choice") == pl.col("reference")).alias("correct"),
+            pl.when(pl.col("reference") == "a")
+            .then(1.0)
+            .when(pl.col("reference") == "b")
+            .then(-1.0)
+            .otherwise(0.0)
+            .alias("reference_sign"),
+            pl.when(decisive & pl.col("shown_left").is_not_null())
+            .then(pl.col("choice") == pl.col("shown_left"))
+            .alias("picked_left"),
+            (pl.col("seconds") / (pl.col("chars") / 1000.0)).alias("seconds_per_kchar"),
+        )
+    )
+
+
+# -- statistics shared by the checks -----------------------------------------------------------
+
+
+def benjamini_hochberg(p_values: npt.ArrayLike) -> FloatArray:
+    """Benjamini-Hochberg adjusted p-values (q-values); NaN stays NaN and is not counted.
+
+    >>> benjamini_hochberg([0.01, 0.04, 0.03, 0.5]).round(4).tolist()
+    [0.04, 0.0533, 0.0533, 0.5]
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    q = np.full(p.shape, np.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    if tested.size == 0:
+        return q
+    order = tested[np.argsort(p[tested], kind="stable")]
+    ranked = p[order] * tested.size / np.arange(1, tested.size + 1)
+    q[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+    return q
+
+
+def _clopper_pearson(k: FloatArray, n: FloatArray) -> tuple[FloatArray, FloatArray]:
+    low = np.where(k > 0, stats.beta.ppf(0.025, k, n - k + 1), 0.0)
+    high = np.where(k < n, stats.beta.ppf(0.975, k + 1, n - k), 1.0)
+    return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+
+
+def _difference_interval(
+    k1: FloatArray, n1: FloatArray, k2: FloatArray, n2: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Difference of two proportions k1/n1 - k2/n2 with a Wald 95% interval."""
+    p1, p2 = k1 / n1, k2 / n2
+    se = np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    diff = p1 - p2
+    return diff, diff - _Z95 * se, diff + _Z95 * se
+
+
+def _fisher_less(k1: FloatArray, n1: FloatArray, k2: FloatArray, n2: FloatArray) -> FloatArray:
+    """One-sided Fisher exact p-value that proportion 1 is below proportion 2 (vectorised)."""
+    return np.asarray(stats.hypergeom.cdf(k1, n1 + n2, k1 + k2, n1), dtype=np.float64)
+
+
+def _batched_logit(
+    groups: IntArray, design: FloatArray, y: FloatArray, n_groups: int, max_iter: int = 50
+) -> tuple[FloatArray, FloatArray]:
+    """One logistic regression per group, fitted together by Newton's method.
+
+    ``design`` is (rows, p) with the intercept first; every group 0..n_groups-1 must have
+    rows. Rows are sorted by group once, so each iteration's per-group sums are two
+    ``np.add.reduceat`` calls: a thousand raters cost about what one does. A step longer than
+    ``_MAX_STEP`` is shortened, which keeps a (nearly) separated group from running off; a
+    tiny ridge on the slopes keeps every Hessian invertible. Returns coefficients and
+    standard errors, each (groups, p).
+    """
+    p = design.shape[1]
+    if n_groups == 0:
+        return np.zeros((0, p)), np.zeros((0, p))
+    order = pl.Series(groups).arg_sort().to_numpy()  # multi-threaded; numpy's is 5x slower
+    groups, design, y = groups[order], design[order], y[order]
+    starts = np.searchsorted(groups, np.arange(n_groups))
+    upper = np.triu_indices(p)
+    products = design[:, upper[0]] * design[:, upper[1]]
+    penalty = np.full(p, _RIDGE)
+    penalty[0] = 0.0
+    beta = np.zeros((n_groups, p))
+
+    def information(coef: FloatArray) -> tuple[FloatArray, FloatArray]:
+        mu = special.expit(np.einsum("ij,ij->i", design, coef[groups]))
+        grad = np.add.reduceat(design * (y - mu)[:, None], starts) - coef * penalty
+        packed = np.add.reduceat(products * (mu * (1.0 - mu))[:, None], starts)
+        hess = np.empty((n_groups, p, p))
+        hess[:, upper[0], upper[1]] = packed
+        hess[:, upper[1], upper[0]] = packed
+        return grad, hess + np.diag(penalty)
+
+    for _ in range(max_iter):
+        grad, hess = information(beta)
+        step = np.linalg.solve(hess, grad[..., None])[..., 0]
+        # The Newton decrement: the log-likelihood still to gain. It vanishes for a separated
+        # group too, whose coefficient keeps growing while nothing changes.
+        if np.max(np.einsum("gp,gp->g", grad, step)) < 1e-14:
+            break
+        longest = np.abs(step).max(axis=1, keepdims=True)
+        beta = beta + step * np.minimum(1.0, _MAX_STEP / np.maximum(longest, 1e-300))
+    _, hess = information(beta)
+    covariance = np.linalg.inv(hess)
+    se = np.sqrt(np.clip(np.diagonal(covariance, axis1=1, axis2=2), 0.0, None))
+    return beta, se
+
+
+def _codes(column: pl.Series) -> tuple[IntArray, pl.Series]:
+    """Dense integer codes of a column and the distinct values they index (sorted)."""
+    values = column.unique().sort()
+    return column.cast(pl.Enum(values)).to_physical().to_numpy().astype(np.int64), values
+
+
+def _findings(
+    kind: str,
+    rater_id: pl.Series | Sequence[str],
+    slice_: pl.Series | Sequence[str] | str,
+    effect: FloatArray,
+    ci: tuple[FloatArray, FloatArray],
+    p_value: FloatArray,
+    n: npt.ArrayLike,
+    messages: Sequence[str],
+) -> pl.DataFrame:
+    raters = pl.Series(rater_id, dtype=pl.String)
+    slices = (
+        pl.Series([slice_] * len(raters), dtype=pl.String)
+        if isinstance(slice_, str)
+        else pl.Series(slice_, dtype=pl.String)
+    )
+    return pl.DataFrame(
+        {
+            "rater_id": raters,
+            "kind": [kind] * len(raters),
+            "slice": slices,
+            "effect": np.asarray(effect, dtype=np.float64),
+            "ci_low": np.asarray(ci[0], dtype=np.float64),
+            "ci_high": np.asarray(ci[1], dtype=np.float64),
+            "p_value": np.clip(np.asarray(p_value, dtype=np.float64), 0.0, 1.0),
+            "q_value": np.full(len(raters), np.nan),
+            "n": np.asarray(n, dtype=np.int64),
+            "flagged": np.zeros(len(raters), dtype=bool),
+            "message": list(messages),
+        },
+        schema=FINDINGS,
+    )
+
+
+def _pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
+# -- the checks --------------------------------------------------------------------------------
+
+
+def check_position(votes: pl.DataFrame) -> pl.DataFrame:
+    """Picks the side shown on the left more (or less) than half the time.
+
+    Consumes ``audit_votes`` (``rater_id``, ``picked_left``). Decisive votes only; exact
+    two-sided binomial test against 1/2. Effect: share of left picks minus 1/2, with a
+    Clopper-Pearson interval.
+    """
+    per_rater = (
+        votes.select("rater_id", "picked_left")
+        .filter(pl.col("picked_left").is_not_null())
+        .group_by("rater_id")
+        .agg(pl.len().alias("n"), pl.col("picked_left").sum().alias("k"))
+        .filter(pl.col("n") >= MIN_VOTES)
+        .sort("rater_id")
+    )
+    n = per_rater.get_column("n").to_numpy().astype(np.float64)
+    k = per_rater.get_column("k").to_numpy().astype(np.float64)
+    # Symmetric null: the two-sided exact p is twice the smaller tail.
+    p_value = 2.0 * stats.binom.cdf(np.minimum(k, n - k), n, 0.5)
+    low, high = _clopper_pearson(k, n)
+    messages = [
+        f"{rater} picked the response shown on the left in {_pct(ki / ni)} of {ni:.0f} "
+        "decisive votes (50% expected by chance)"
+        for rater, ki, ni in zip(per_rater.get_column("rater_id"), k, n, strict=True)
+    ]
+    return _findings(
+        "position",
+        per_rater.get_column("rater_id"),
+        "decisive votes",
+        k / n - 0.5,
+        (low - 0.5, high - 0.5),
+        p_value,
+        n,
+        messages,
+    )
+
+
+@dataclass(frozen=True)
+class _ChoiceModel:
+    """Per rater (``raters``): coefficients and standard errors of
+    logit P(choose a) = b0 + b1·reference sign + b2·length + b3·markdown, and decisive votes."""
+
+    raters: pl.Series
+    beta: FloatArray
+    se: FloatArray
+    n: IntArray
+
+
+# check_length and check_style read the same regression: keep the last fit, keyed weakly on
+# the votes frame it came from, so running both costs one fit.
+_last_choice_model: list[tuple[weakref.ref[pl.DataFrame], _ChoiceModel]] = []
+
+
+def _choice_model(votes: pl.DataFrame) -> _ChoiceModel:
+    for source, fitted in _last_choice_model:
+        if source() is votes:
+            return fitted
+    fitted = _fit_choice_model(votes)
+    _last_choice_model[:] = [(weakref.ref(votes), fitted)]
+    return fitted
+
+
+def _fit_choice_model(votes: pl.DataFrame) -> _ChoiceModel:
+    decisive = (
+        votes.select("rater_id", "choice", "reference_sign", "length", "markdown")
+        .filter(
+            pl.col("choice").is_in(["a", "b"])
+            & pl.col("length").is_not_null()
+            & pl.col("markdown").is_not_null()
+        )
+        .filter(pl.len().over("rater_id") >= MIN_VOTES)
+    )
+    groups, raters = _codes(decisive.get_column("rater_id"))
+    design = np.column_stack(
+        [
+            np.ones(decisive.height),
+            decisive.get_column("reference_sign").to_numpy(),
+            decisive.get_column("length").to_numpy(),
+            decisive.get_column("markdown").to_numpy(),
+        ]
+    )
+    y = (decisive.get_column("choice") == "a").to_numpy().astype(np.float64)
+    beta, se = _batched_logit(groups, design, y, len(raters))
+    return _ChoiceModel(raters, beta, se, np.bincount(groups, minlength=len(raters)))
+
+
+def _slope_findings(
+    votes: pl.DataFrame, kind: str, column: int, more: str, less: str
+) -> pl.DataFrame:
+    model = _choice_model(votes)
+    raters, n = model.raters, model.n
+    slope, error = model.beta[:, column], model.se[:, column]
+    p_value = 2.0 * stats.norm.sf(np.abs(slope / error))
+    messages = [
+        f"{rater} favours the {more if b > 0 else less} beyond what the reference explains: "
+        f"odds x{2.0 ** abs(b):.2f} per doubling ({ni} decisive votes)"
+        for rater, b, ni in zip(raters, slope, n, strict=True)
+    ]
+    ci = (slope - _Z95 * error, slope + _Z95 * error)
+    return _findings(kind, raters, "decisive votes", slope, ci, p_value, n, messages)
+
+
+def check_length(votes: pl.DataFrame) -> pl.DataFrame:
+    """Prefers the longer (or shorter) response beyond what the reference label explains.
+
+    Consumes ``audit_votes``. Per rater, a logistic regression of choosing a on the reference
+    sign, the log length ratio and the Markdown difference (so style is not mistaken for
+    length); Wald test of the length slope. Effect: that slope, in log-odds per unit of
+    log length ratio (x2^slope in odds per doubling).
+    """
+    return _slope_findings(votes, "length", 2, "longer response", "shorter response")
+
+
+def check_style(votes: pl.DataFrame) -> pl.DataFrame:
+    """Prefers more (or less) Markdown structure (headers, list items, bold) beyond the
+    reference label and length. Same regression as ``check_length``; effect: the Markdown
+    slope, in log-odds per unit of log1p(count_a) - log1p(count_b)."""
+    more, less = (
+        f"response with {word} Markdown (headers, lists, bold)" for word in ("more", "less")
+    )
+    return _slope_findings(votes, "style", 3, more, less)
+
+
+def check_ties(votes: pl.DataFrame) -> pl.DataFrame:
+    """Uses tie far more than the other raters.
+
+    Consumes ``audit_votes`` (``rater_id``, ``choice``). Exact one-sided binomial test of the
+    rater's tie count against ``TIE_RATIO`` times the pooled tie rate of everyone else:
+    honest raters differ somewhat in how readily they call a tie, and with enough votes any
+    difference is significant, so "far more" is what is tested. Effect: the rater's tie rate
+    minus the others' rate, with a Clopper-Pearson interval.
+    """
+    per_rater = (
+        votes.select("rater_id", "choice")
+        .group_by("rater_id")
+        .agg(pl.len().alias("n"), (pl.col("choice") == "tie").sum().alias("k"))
+        .sort("rater_id")
+    )
+    n_all = float(per_rater.get_column("n").sum())
+    k_all = float(per_rater.get_column("k").sum())
+    per_rater = per_rater.filter(pl.col("n") >= MIN_VOTES)
+    n = per_rater.get_column("n").to_numpy().astype(np.float64)
+    k = per_rater.get_column("k").to_numpy().astype(np.float64)
+    others = np.divide(k_all - k, n_all - n, out=np.zeros_like(n), where=n_all - n > 0)
+    p_value = stats.binom.sf(k - 1, n, np.minimum(TIE_RATIO * others, 1.0))
+    low, high = _clopper_pearson(k, n)
+    messages = [
+        f"{rater} called {_pct(ki / ni)} of {ni:.0f} votes a tie vs {_pct(oi)} for the other raters"
+        for rater, ki, ni, oi in zip(per_rater.get_column("rater_id"), k, n, others, strict=True)
+    ]
+    return _findings(
+        "ties",
+        per_rater.get_column("rater_id"),
+        "all votes",
+        k / n - others,
+        (low - others, high - others),
+        p_value,
+        n,
+        messages,
+    )
+
+
+def check_speed(votes: pl.DataFrame, floor: float = FAST_SECONDS_PER_KCHAR) -> pl.DataFrame:
+    """Votes too fast to have read the texts, which also agree less with the reference.
+
+    Consumes ``audit_votes`` (``seconds_per_kchar``, ``correct``). A vote is fast below
+    ``floor`` seconds per 1,000 characters of prompt and responses. One-sided Fisher exact
+    test: the rater's fast votes agree with the reference less than all normal-speed votes
+    (everyone's) do. Effect: that difference in agreement, with a Wald interval.
+    """
+    timed = votes.select("rater_id", "correct", "seconds_per_kchar").filter(
+        pl.col("correct").is_not_null() & pl.col("seconds_per_kchar").is_not_null()
+    )
+    fast = pl.col("seconds_per_kchar") < floor
+    normal = timed.filter(~fast)
+    n_normal = float(normal.height)
+    k_normal = float(normal.get_column("correct").sum())
+    per_rater = (
+        timed.group_by("rater_id")
+        .agg(
+            pl.len().alias("n_rater"),
+            fast.sum().alias("n"),
+            (fast & pl.col("correct")).sum().alias("k"),
+        )
+        .filter(pl.col("n") >= MIN_SLICE)
+        .sort("rater_id")
+    )
+    n = per_rater.get_column("n").to_numpy().astype(np.float64)
+    k = per_rater.get_column("k").to_numpy().astype(np.float64)
+    n_rater = per_rater.get_column("n_rater").to_numpy()
+    if n_normal == 0:  # nobody read at a normal speed: nothing to compare with
+        return pl.DataFrame(schema=FINDINGS)
+    normal_n, normal_k = np.full_like(n, n_normal), np.full_like(n, k_normal)
+    effect, low, high = _difference_interval(k, n, normal_k, normal_n)
+    p_value = _fisher_less(k, n, normal_k, normal_n)
+    messages = [
+        f"{rater} judged {ni:.0f} of {nr} pairs faster than {floor:g} s per 1,000 characters "
+        f"and agreed with the reference on {_pct(ki / ni)} of those vs "
+        f"{_pct(k_normal / n_normal)} of normal-speed votes"
+        for rater, ki, ni, nr in zip(per_rater.get_column("rater_id"), k, n, n_rater, strict=True)
+    ]
+    return _findings(
+        "speed",
+        per_rater.get_column("rater_id"),
+        f"< {floor:g} s per 1k chars",
+        effect,
+        (low, high),
+        p_value,
+        n,
+        messages,
+    )
+
+
+def _slice_findings(
+    scored: pl.DataFrame, sliced: pl.DataFrame, column: str, kind: str, describe: str, versus: str
+) -> pl.DataFrame:
+    """Agreement in each (rater, slice) against the rater elsewhere and the others there.
+
+    ``scored``: the votes with a reference; ``sliced``: the same votes with one row per slice
+    they belong to (a vote citing two principles is in both), slice in ``column``.
+    """
+    agree = pl.col("correct").cast(pl.Int64)
+    by_rater = scored.group_by("rater_id").agg(
+        pl.len().alias("n_rater"), agree.sum().alias("k_rater")
+    )
+    by_slice = sliced.group_by(column).agg(pl.len().alias("n_slice"), agree.sum().alias("k_slice"))
+    cells = (
+        sliced.group_by("rater_id", column)
+        .agg(pl.len().alias("n"), agree.sum().alias("k"))
+        .join(by_rater, on="rater_id")
+        .join(by_slice, on=column)
+        .with_columns(
+            (pl.col("n_rater") - pl.col("n")).alias("n_else"),
+            (pl.col("k_rater") - pl.col("k")).alias("k_else"),
+            (pl.col("n_slice") - pl.col("n")).alias("n_peers"),
+            (pl.col("k_slice") - pl.col("k")).alias("k_peers"),
+        )
+        .filter(
+            (pl.col("n") >= MIN_SLICE)
+            & (pl.col("n_else") >= MIN_SLICE)
+            & (pl.col("n_peers") >= MIN_SLICE)
+        )
+        .sort("rater_id", column)
+    )
+
+    def values(name: str) -> FloatArray:
+        return cells.get_column(name).to_numpy().astype(np.float64)
+
+    n, k = values("n"), values("k")
+    n_else, k_else, n_peers, k_peers = (
+        values("n_else"),
+        values("k_else"),
+        values("n_peers"),
+        values("k_peers"),
+    )
+    # Both comparisons must hold, so the p-value of the conjunction is the larger one.
+    p_value = np.maximum(_fisher_less(k, n, k_else, n_else), _fisher_less(k, n, k_peers, n_peers))
+    effect, low, high = _difference_interval(k, n, k_else, n_else)
+    messages = [
+        f"{rater} agrees with {describe} {where} {_pct(ki / ni)} vs {_pct(ke / ne)} {versus} "
+        f"(other raters: {_pct(kp / np_)}; n={ni:.0f})"
+        for rater, where, ki, ni, ke, ne, kp, np_ in zip(
+            cells.get_column("rater_id"),
+            cells.get_column(column),
+            k,
+            n,
+            k_else,
+            n_else,
+            k_peers,
+            n_peers,
+            strict=True,
+        )
+    ]
+    return _findings(
+        kind,
+        cells.get_column("rater_id"),
+        cells.get_column(column),
+        effect,
+        (low, high),
+        p_value,
+        n,
+        messages,
+    )
+
+
+def check_category(votes: pl.DataFrame) -> pl.DataFrame:
+    """Agreement with the reference in one category far below the rater's elsewhere and
+    below the other raters' in that category. Consumes ``audit_votes`` (``category``,
+    ``correct``). Effect: agreement in the category minus agreement elsewhere."""
+    scored = votes.select("rater_id", "category", "correct").filter(pl.col("correct").is_not_null())
+    sliced = scored.filter(pl.col("category").is_not_null())
+    return _slice_findings(scored, sliced, "category", "category", "the reference on", "elsewhere")
+
+
+def check_principle(votes: pl.DataFrame) -> pl.DataFrame:
+    """Agreement with the reference on the votes citing one principle far below the rater's
+    other votes and the other raters' votes citing it. Consumes ``audit_votes``
+    (``principles``, ``correct``). Effect: agreement citing it minus agreement otherwise."""
+    scored = votes.select("rater_id", "principles", "correct").filter(
+        pl.col("correct").is_not_null()
+    )
+    sliced = (
+        # A principle cited twice in one vote counts once.
+        scored.select("rater_id", "correct", pl.col("principles").list.unique().alias("principle"))
+        .explode("principle")
+        .filter(pl.col("principle").is_not_null())
+    )
+    return _slice_findings(
+        scored, sliced, "principle", "principle", "the reference when citing", "otherwise"
+    )
+
+
+def check_gold(votes: pl.DataFrame) -> pl.DataFrame:
+    """Misses gold items of one kind: agreement with gold on one category of gold items far
+    below the rater's other gold items and the other raters' on that category. Consumes
+    ``audit_votes`` (``reference_kind``, ``category``, ``correct``)."""
+    scored = votes.filter(pl.col("reference_kind") == "gold").select(
+        "rater_id", "category", "correct"
+    )
+    sliced = scored.filter(pl.col("category").is_not_null())
+    return _slice_findings(scored, sliced, "category", "gold", "gold on", "on other gold items")
+
+
+def check_drift(votes: pl.DataFrame) -> pl.DataFrame:
+    """Agreement with the reference falls over time.
+
+    Consumes ``audit_votes`` (``created_at``, ``correct``). Per rater, a logistic regression
+    of agreeing on time scaled to [0, 1] over the rater's own working span; one-sided Wald
+    test that the slope is negative. Effect: the slope, in log-odds from first to last vote.
+    Raters whose votes all carry one timestamp (imported labels) are not tested.
+    """
+    scored = (
+        votes.select("rater_id", "created_at", "correct")
+        .filter(pl.col("correct").is_not_null() & pl.col("created_at").is_not_null())
+        .with_columns(pl.col("created_at").dt.epoch("us").cast(pl.Float64).alias("t"))
+        .with_columns((pl.col("t").max() - pl.col("t").min()).over("rater_id").alias("span"))
+        # Votes stamped all at once (an import) say nothing about time.
+        .filter((pl.len().over("rater_id") >= MIN_VOTES) & (pl.col("span") > 0))
+        .with_columns((pl.col("t") - pl.col("t").min().over("rater_id")) / pl.col("span"))
+    )
+    groups, raters = _codes(scored.get_column("rater_id"))
+    design = np.column_stack([np.ones(scored.height), scored.get_column("t").to_numpy()])
+    y = scored.get_column("correct").to_numpy().astype(np.float64)
+    beta, se = _batched_logit(groups, design, y, len(raters))
+    slope, error = beta[:, 1], se[:, 1]
+    p_value = stats.norm.cdf(slope / error)
+    start, end = special.expit(beta[:, 0]), special.expit(beta[:, 0] + slope)
+    n = np.bincount(groups, minlength=len(raters))
+    messages = [
+        f"{rater}'s agreement with the reference went from {_pct(s)} at their first vote to "
+        f"{_pct(e)} at their last (fitted over {ni} votes)"
+        for rater, s, e, ni in zip(raters, start, end, n, strict=True)
+    ]
+    ci = (slope - _Z95 * error, slope + _Z95 * error)
+    return _findings("drift", raters, "over time", slope, ci, p_value, n, messages)
+
+
+ALL_CHECKS: tuple[Check, ...] = (
+    check_position,
+    check_length,
+    check_style,
+    check_ties,
+    check_speed,
+    check_category,
+    check_principle,
+    check_gold,
+    check_drift,
+)
+
+
+def find_blind_spots(
+    judgments: pl.DataFrame,
+    pairs: pl.DataFrame,
+    *,
+    alpha: float = 0.05,
+    checks: Sequence[Check] = ALL_CHECKS,
+) -> pl.DataFrame:
+    """Run ``checks`` for every rater and correct for multiple testing in one place.
+
+    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``. Returns ``FINDINGS``, every test
+    made (flagged or not), with ``q_value`` the Benjamini-Hochberg adjusted p-value across
+    all raters x checks x slices and ``flagged`` = ``q_value < alpha``; flagged first, then by
+    q-value.
+    """
+    votes = audit_votes(judgments, pairs)
+    found = pl.concat([check(votes) for check in checks], how="vertical")
+    q_value = benjamini_hochberg(found.get_column("p_value").fill_null(np.nan).to_numpy())
+    return (
+        found.with_columns(pl.Series("q_value", q_value))
+        .with_columns((pl.col("q_value") < alpha).fill_null(False).alias("flagged"))
+        .sort(["q_value", "p_value", "rater_id", "kind"], nulls_last=True)
+    )
+
+
+# -- per-pair reasons (doubtlab style) ---------------------------------------------------------
+
+#: A pair is contested when its top choice has at most this share of the votes.
+CONTESTED_SHARE = 0.5
+#: A pair is confused when its vote entropy is at least this share of the most it could be
+#: with that many votes (log of min(votes, choices)).
+CONFUSED_ENTROPY = 0.9
+
+
+def pair_reasons(
+    judgments: pl.DataFrame, pairs: pl.DataFrame, findings: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Reasons to doubt each pair's majority label, one ``predicate_<name>`` column each.
+
+    Consumes ``frames.JUDGMENTS``, ``frames.PAIRS`` and optionally ``FINDINGS``. Reasons:
+    ``low_agreement`` (top choice has at most half the votes, with 2+ votes),
+    ``high_entropy`` (vote entropy at least 90% of the most possible with that many votes),
+    ``lone_dissent`` (3+ votes, all but one agree), ``against_gold`` (majority differs from
+    gold), ``fast_vote`` (a vote under the reading floor), ``flagged_rater`` (a vote by a rater
+    flagged in ``findings``).
+    Returns ``pair_id``, ``label``, ``agreement``, ``n``, the predicates (0/1) and
+    ``n_reasons``, most doubtful first.
+    """
+    majority = MajorityVote().fit(judgments)
+    shares = majority.probas_.drop("pair_id").to_numpy()
+    n_choices = shares.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.nansum(np.where(shares > 0, shares * np.log(shares), 0.0), axis=1)
+    most = np.log(np.minimum(majority.labels_.get_column("n").to_numpy(), n_choices))
+    entropy = np.divide(entropy, most, out=np.zeros_like(entropy), where=most > 0)
+    chars = response_features(pairs).select("pair_id", "chars")
+    flagged_raters = (
+        findings.filter(pl.col("flagged")).get_column("rater_id").unique()
+        if findings is not None
+        else pl.Series([], dtype=pl.String)
+    )
+    per_pair = (
+        judgments.join(chars, on="pair_id", how="left")
+        .group_by("pair_id")
+        .agg(
+            ((pl.col("seconds") / (pl.col("chars") / 1000.0)) < FAST_SECONDS_PER_KCHAR)
+            .any()
+            .alias("fast"),
+            pl.col("rater_id").is_in(flagged_raters.implode()).any().alias("flagged"),
+        )
+    )
+    frame = (
+        majority.labels_.with_columns(pl.Series("entropy", entropy))
+        .join(pairs.select("pair_id", "gold"), on="pair_id", how="left")
+        .join(per_pair, on="pair_id", how="left")
+    )
+    n, agreement = pl.col("n"), pl.col("agreement")
+    predicates = {
+        "low_agreement": (n >= 2) & (agreement <= CONTESTED_SHARE),
+        "high_entropy": (n >= 2) & (pl.col("entropy") >= CONFUSED_ENTROPY),
+        "lone_dissent": (n >= 3) & ((agreement * n).round() == n - 1),
+        "against_gold": pl.col("gold").is_not_null()
+        & (pl.col("label").is_null() | (pl.col("label") != pl.col("gold"))),
+        "fast_vote": pl.col("fast").fill_null(False),
+        "flagged_rater": pl.col("flagged").fill_null(False),
+    }
+    columns = [
+        expr.fill_null(False).cast(pl.Int8).alias(f"predicate_{name}")
+        for name, expr in predicates.items()
+    ]
+    return (
+        frame.select("pair_id", "label", "agreement", "n", *columns)
+        .with_columns(pl.sum_horizontal(r"^predicate_.*$").cast(pl.Int64).alias("n_reasons"))
+        .sort(["n_reasons", "agreement"], descending=[True, False])
+    )

@@ -1,0 +1,199 @@
+"""Where a reward model diverges from the votes and from intent: ``intentgap inspect``.
+
+``build_report`` is pure (frames and probe results in, a JSON-ready dict out) with the keys
+``accuracy``, ``ceiling``, ``calibration``, ``probes`` and ``divergences``; ``inspect_model``
+scores a snapshot and runs the probes to feed it; ``main`` is the command.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from reward import metrics
+from reward.checkpoint import read_info
+from reward.config import InspectConfig
+from reward.model import RewardModelError
+from reward.probes import ProbeResult, run_probes
+from reward.score import RewardScorer, Scorer, score_pairs
+from reward.snapshot import Snapshot, SnapshotError, load_snapshot, pairs_from_preferences
+
+__all__ = ["build_report", "format_report", "inspect_model", "main"]
+
+BREAKDOWNS = {"category": "category", "model_pair": "model_pair", "agreement": "agreement_bin"}
+
+
+def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return [_clean(row) for row in frame.to_dicts()]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: NaN becomes null, nested values too."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def build_report(
+    preferences: pl.DataFrame,
+    scores: pl.DataFrame,
+    judgments: pl.DataFrame | None = None,
+    probes: Sequence[ProbeResult] = (),
+    *,
+    confident: float = 0.8,
+    flagged_raters: Sequence[str] = (),
+    max_divergences: int = 50,
+) -> dict[str, Any]:
+    """The inspection report from ``frames.PREFERENCES`` rows, their scores (``pair_id,
+    reward_a, reward_b``), optionally ``frames.JUDGMENTS`` and probe results.
+
+    ``ceiling`` is the mean agreement (see ``reward.metrics``); ``accuracy`` has ``overall``,
+    one table per breakdown (category, model pair, agreement bin) and ``gold``.
+    """
+    evaluated = metrics.evaluate_scores(preferences, scores)
+    table = metrics.calibration(evaluated)
+    found = metrics.divergences(
+        evaluated, judgments, confident=confident, flagged_raters=flagged_raters
+    )
+    per_kind = found.group_by("kind", maintain_order=True).head(max_divergences)
+    accuracy: dict[str, Any] = {"overall": _records(metrics.accuracy(evaluated))[0]}
+    for name, column in BREAKDOWNS.items():
+        accuracy[f"by_{name}"] = _records(metrics.accuracy(evaluated, by=column))
+    accuracy["gold"] = _clean(metrics.gold_accuracy(evaluated))
+    return {
+        "n_pairs": evaluated.height,
+        "accuracy": accuracy,
+        "ceiling": _clean(evaluated["agreement"].mean()),
+        "calibration": {
+            "ece": _clean(metrics.expected_calibration_error(table)),
+            "bins": _records(table),
+        },
+        "probes": [_clean(result.as_dict()) for result in probes],
+        "divergences": _records(per_kind),
+        "divergence_counts": dict(found["kind"].value_counts().iter_rows()),
+    }
+
+
+def inspect_model(
+    scorer: Scorer,
+    snapshot: Snapshot,
+    model_id: str,
+    *,
+    pair_ids: Sequence[str] | None = None,
+    probe_pairs: int = 64,
+    confident: float = 0.8,
+    flagged_raters: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Score ``snapshot`` (only ``pair_ids`` when given), run the probes on the first
+    ``probe_pairs`` non-tied pairs, and build the report."""
+    preferences = snapshot.preferences
+    if pair_ids is not None:
+        preferences = preferences.filter(pl.col("pair_id").is_in(list(pair_ids)))
+    pairs = pairs_from_preferences(preferences)
+    scores = score_pairs(scorer, pairs, model_id)
+    probe_set = pairs.filter(
+        pl.col("pair_id").is_in(preferences.filter(~pl.col("is_tie"))["pair_id"].to_list())
+    )
+    probes = (
+        run_probes(scorer, probe_set.head(probe_pairs))
+        if probe_pairs > 0 and probe_set.height
+        else []
+    )
+    report = build_report(
+        preferences,
+        scores,
+        snapshot.judgments,
+        probes,
+        confident=confident,
+        flagged_raters=flagged_raters,
+    )
+    return {"model_id": model_id, "snapshot_hash": snapshot.content_hash, **report}
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as a few readable lines for the terminal."""
+    overall = report["accuracy"]["overall"]
+    gold = report["accuracy"]["gold"]
+    lines = [
+        f"{report.get('model_id', 'model')} on {report['n_pairs']} pairs"
+        f" ({report.get('split', '')})",
+        f"accuracy vs votes {_percent(overall['accuracy'])} of {overall['n_decided']} decided"
+        " pairs;"
+        f" agrees with {_percent(overall['vote_agreement'])} of votes, ceiling "
+        f"{_percent(report['ceiling'])} (mean agreement)",
+        f"accuracy vs gold {_percent(gold['model'])} on {gold['n']} gold pairs"
+        f" (the votes: {_percent(gold['votes'])})",
+        f"calibration: ECE {report['calibration']['ece']}",
+    ]
+    for name in BREAKDOWNS:
+        rows = report["accuracy"][f"by_{name}"]
+        if len(rows) > 1:
+            lines.append(f"by {name}:")
+            lines += [
+                f"  {row[BREAKDOWNS[name]]}: {_percent(row['accuracy'])} (n={row['n']},"
+                f" ceiling {_percent(row['ceiling'])})"
+                for row in rows[:10]
+            ]
+    if report["probes"]:
+        lines.append("probes (reward change of the edited loser, share of flipped preferences):")
+        lines += [
+            f"  {p['name']:<11} delta {p['mean_delta']:+.3f}  flips {_percent(p['flip_rate'])}"
+            f"  n={p['n']}{'  FLAGGED' if p['flagged'] else ''}"
+            for p in report["probes"]
+        ]
+    lines.append(f"divergences: {report['divergence_counts'] or 'none'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``intentgap inspect MODEL SNAPSHOT [--json]``."""
+    config = InspectConfig.from_args(argv)
+    try:
+        info = read_info(config.model)
+        snapshot = load_snapshot(config.snapshot)
+        scorer = RewardScorer.from_checkpoint(
+            config.model,
+            device=config.device,
+            precision=config.precision,
+            batch_size=config.batch_size,
+            progress_bar=config.progress_bar,
+        )
+    except (SnapshotError, RewardModelError, ValueError) as error:
+        print(f"intentgap inspect: {error}", file=sys.stderr)
+        return 2
+    pair_ids, split = None, "all pairs"
+    if config.split == "eval":
+        if info.snapshot_hash == snapshot.content_hash:
+            held = info.split().filter(pl.col("is_eval"))["pair_id"].to_list()
+            pair_ids, split = held, "pairs held out in training"
+        else:
+            split = "all pairs (not the snapshot the model was trained on)"
+    report = inspect_model(
+        scorer,
+        snapshot,
+        info.model_id,
+        pair_ids=pair_ids,
+        probe_pairs=config.probe_pairs,
+        confident=config.confident,
+        flagged_raters=config.flagged_raters,
+    )
+    report["split"] = split
+    text = json.dumps(report, indent=2, default=str)
+    if config.out:
+        Path(config.out).write_text(text + "\n", encoding="utf-8")
+    print(text if config.json else format_report(report))
+    return 0

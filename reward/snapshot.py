@@ -1,0 +1,165 @@
+"""The exported snapshot as training sees it: checked files, targets, and a split by prompt.
+
+Reads only the snapshot folder (``data.export``); never the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from data import frames
+from data.export import SnapshotError, read_snapshot
+from labeling.preference_set import ExportOptions, build_preferences
+from reward.config import TrainConfig
+
+__all__ = [
+    "TRAINING_PAIRS",
+    "Snapshot",
+    "SnapshotError",
+    "held_out",
+    "load_snapshot",
+    "pairs_from_preferences",
+    "training_pairs",
+]
+
+#: What training and evaluation consume: one row per pair, chosen/rejected text and the loss'
+#: target (probability that ``chosen`` is preferred), margin and weight.
+TRAINING_PAIRS: dict[str, pl.DataType] = {
+    "pair_id": pl.String(),
+    "prompt": pl.String(),
+    "prompt_messages": pl.String(),
+    "chosen": pl.String(),
+    "rejected": pl.String(),
+    "target": pl.Float64(),
+    "margin": pl.Float64(),
+    "weight": pl.Float64(),
+    "is_tie": pl.Boolean(),
+    "is_eval": pl.Boolean(),
+}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A verified snapshot folder: ``preferences`` (``frames.PREFERENCES``), ``judgments``
+    (``frames.JUDGMENTS``) and the ``content_hash`` that names them."""
+
+    folder: Path
+    preferences: pl.DataFrame
+    judgments: pl.DataFrame
+    content_hash: str
+    #: The export options the manifest records (how ``preferences`` was built).
+    options: dict[str, Any]
+
+
+def load_snapshot(folder: str | Path) -> Snapshot:
+    """Read and verify a snapshot; raises ``SnapshotError`` naming the file and the problem
+    (missing, unreadable, columns off-contract, bytes or row counts unlike the manifest)."""
+    preferences, judgments, manifest = read_snapshot(Path(folder))
+    return Snapshot(
+        Path(folder), preferences, judgments, manifest.content_hash, dict(manifest.options)
+    )
+
+
+def held_out(prompts: pl.Series, eval_fraction: float, seed: int) -> pl.Series:
+    """True for rows whose prompt is held out: the first ``ceil(fraction * n_prompts)``
+    distinct prompts in a seeded hash order, so a prompt never sits on both sides and the
+    split of a prompt does not depend on the other rows' order.
+
+    >>> held_out(pl.Series(["q1", "q2", "q1", "q3"]), 0.3, seed=0).to_list()
+    [False, False, False, True]
+    """
+    unique = prompts.unique().to_list()
+    n_eval = math.ceil(round(eval_fraction * len(unique), 9))
+    if eval_fraction < 1:
+        n_eval = min(n_eval, len(unique) - 1)  # keep at least one prompt to train on
+    ranked = sorted(unique, key=lambda prompt: _prompt_hash(prompt, seed))
+    return prompts.is_in(ranked[:n_eval]).alias("is_eval")
+
+
+def _prompt_hash(prompt: str, seed: int) -> str:
+    return hashlib.blake2b(f"{seed}\x00{prompt}".encode(), digest_size=8).hexdigest()
+
+
+def training_pairs(snapshot: Snapshot, config: TrainConfig) -> pl.DataFrame:
+    """The pairs a run trains and evaluates on, in the ``TRAINING_PAIRS`` shape.
+
+    Applies, in order: ``exclude_raters`` (labels recounted from the snapshot's judgments
+    without them), ``ties`` (drop, or keep as target 0.5), ``labels`` (soft vote share or
+    hard 1), ``use_margin``, ``weights``, ``max_pairs`` (first pairs by ``pair_id``) and the
+    held-out split.
+    """
+    preferences = snapshot.preferences
+    if config.exclude_raters:
+        preferences = _recount_without(snapshot, config.exclude_raters)
+    if config.ties == "drop":
+        preferences = preferences.filter(~pl.col("is_tie"))
+    preferences = preferences.sort("pair_id")
+    if config.max_pairs is not None:
+        preferences = preferences.head(config.max_pairs)
+    if preferences.is_empty():
+        raise ValueError(f"snapshot {snapshot.folder} leaves no pairs to train on")
+    hard = pl.when(pl.col("is_tie")).then(0.5).otherwise(1.0)
+    target = pl.col("label") if config.labels == "soft" else hard
+    margin = pl.col("margin").fill_null(0.0) if config.use_margin else pl.lit(0.0)
+    chosen = preferences.with_columns(
+        target.cast(pl.Float64).alias("target"),
+        pl.when(pl.col("is_tie")).then(0.0).otherwise(margin).alias("margin"),
+        held_out(preferences["prompt"], config.eval_fraction, config.seed),
+    )
+    weighted = _with_weights(chosen, config.weights)
+    return weighted.select(pl.col(name).cast(dtype) for name, dtype in TRAINING_PAIRS.items())
+
+
+def _with_weights(pairs: pl.DataFrame, weights: str) -> pl.DataFrame:
+    if weights == "none":
+        return pairs.with_columns(pl.lit(1.0).alias("weight"))
+    if weights == "agreement":
+        return pairs.with_columns(pl.col("agreement").alias("weight"))
+    path = Path(weights)
+    if not path.is_file():
+        raise ValueError(f"weights must be 'none', 'agreement' or a Parquet file; {path} is none")
+    table = pl.read_parquet(path)
+    if not {"pair_id", "weight"} <= set(table.columns):
+        raise ValueError(f"weights file {path} needs the columns pair_id, weight")
+    joined = pairs.join(
+        table.select("pair_id", pl.col("weight").cast(pl.Float64)), on="pair_id", how="left"
+    )
+    missing = joined.filter(pl.col("weight").is_null()).height
+    if missing:
+        raise ValueError(f"weights file {path} has no weight for {missing} training pair(s)")
+    return joined
+
+
+def pairs_from_preferences(preferences: pl.DataFrame) -> pl.DataFrame:
+    """Back from ``frames.PREFERENCES`` to the pairs' own sides (``frames.PAIRS``)."""
+    chosen_is_a = pl.col("chosen_side") == "a"
+
+    def side(if_a: str, if_b: str) -> pl.Expr:
+        return pl.when(chosen_is_a).then(pl.col(if_a)).otherwise(pl.col(if_b))
+
+    return frames.conform(
+        preferences.with_columns(
+            side("chosen", "rejected").alias("response_a"),
+            side("rejected", "chosen").alias("response_b"),
+            side("model_chosen", "model_rejected").alias("model_a"),
+            side("model_rejected", "model_chosen").alias("model_b"),
+        ),
+        frames.PAIRS,
+    )
+
+
+def _recount_without(snapshot: Snapshot, raters: tuple[str, ...]) -> pl.DataFrame:
+    """Leave-raters-out: the preference set the snapshot's votes give without ``raters``."""
+    unknown = set(raters) - set(snapshot.judgments["rater_id"].drop_nulls().to_list())
+    if unknown:
+        raise ValueError(f"snapshot {snapshot.folder} has no votes by {', '.join(sorted(unknown))}")
+    options = dict(snapshot.options)
+    options["exclude_raters"] = (*options.get("exclude_raters", ()), *raters)
+    pairs = pairs_from_preferences(snapshot.preferences)
+    return build_preferences(pairs, snapshot.judgments, ExportOptions.from_dict(options))

@@ -1,0 +1,183 @@
+"""The rater simulator: reproducible pairs and votes whose planted behaviour is really there."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from data import frames
+from labeling.aggregation import response_features
+from labeling.simulate import (
+    ModelProfile,
+    RaterProfile,
+    latent_truth,
+    rater_pool,
+    simulate_pairs,
+    simulate_votes,
+)
+
+
+@pytest.fixture(scope="module")
+def pairs() -> pl.DataFrame:
+    return simulate_pairs(2000, seed=7)
+
+
+def value(frame: pl.DataFrame, expr: pl.Expr) -> Any:
+    """One number computed from a frame."""
+    return frame.select(expr).item()
+
+
+def with_truth(votes: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    return votes.join(latent_truth(pairs), on="pair_id").join(
+        pairs.select("pair_id", "category"), on="pair_id"
+    )
+
+
+def test_pairs_follow_the_contract_and_the_seed(pairs: pl.DataFrame) -> None:
+    assert pairs.schema == pl.Schema(frames.PAIRS)
+    assert pairs.get_column("pair_id").is_unique().all()
+    assert (pairs.get_column("model_a") != pairs.get_column("model_b")).all()
+    assert_frame_equal(simulate_pairs(50, seed=7), simulate_pairs(50, seed=7))
+    assert not simulate_pairs(50, seed=7).equals(simulate_pairs(50, seed=8))
+
+
+def test_gold_is_the_latent_truth_on_a_share_of_pairs(pairs: pl.DataFrame) -> None:
+    truth = pairs.join(latent_truth(pairs), on="pair_id")
+    gold = truth.filter(pl.col("gold").is_not_null())
+    assert 0.08 < gold.height / pairs.height < 0.12  # gold_share=0.1
+    assert (gold.get_column("gold") == gold.get_column("truth")).all()
+    assert gold.get_column("gold_principle").is_not_null().all()
+    hidden = pairs.filter("is_gold")
+    assert 0.03 < hidden.height / pairs.height < 0.07  # hidden_gold_share=0.05
+    assert hidden.get_column("gold").is_not_null().all()
+    # The stronger model's response is truly better more often than not.
+    atlas_a = truth.filter(pl.col("model_a") == "atlas-70b")
+    assert value(atlas_a, (pl.col("truth") == "a").mean()) > 0.6
+
+
+def test_models_can_be_named_only() -> None:
+    pairs = simulate_pairs(3000, models=["strong", "middle", "weak"], seed=2)
+    truth = pairs.join(latent_truth(pairs), on="pair_id")
+    strong_vs_weak = truth.filter((pl.col("model_a") == "strong") & (pl.col("model_b") == "weak"))
+    assert value(strong_vs_weak, (pl.col("truth") == "a").mean()) > 0.6  # 0.8 apart in strength
+
+
+def test_lengths_and_markdown_vary_by_model_habit(pairs: pl.DataFrame) -> None:
+    features = response_features(pairs).join(pairs.select("pair_id", "model_a"), on="pair_id")
+    by_model = features.group_by("model_a").agg(
+        pl.col("chars_a").median().alias("chars"),
+        pl.col("chars_a").std().alias("spread"),
+    )
+    chars = dict(by_model.select("model_a", "chars").iter_rows())
+    assert chars["birch-13b"] > 1.8 * chars["dune-mini"]  # verbosity 1.8 vs 0.7
+    assert value(by_model, pl.col("spread").min()) > 100  # lengths vary within a model too
+    markdown = pairs.select(
+        "model_a", pl.col("response_a").str.count_matches(r"(?m)^- ").alias("list_items")
+    )
+    items = dict(markdown.group_by("model_a").agg(pl.col("list_items").mean()).iter_rows())
+    assert items["birch-13b"] > 3 * items["dune-mini"]
+
+
+def test_votes_follow_the_contract_and_the_seed(pairs: pl.DataFrame) -> None:
+    raters = [RaterProfile(f"r{k}") for k in range(5)]
+    votes = simulate_votes(pairs.head(100), raters, votes_per_pair=3, seed=1)
+    assert votes.schema == pl.Schema(frames.JUDGMENTS)
+    assert votes.height == 300
+    assert votes.get_column("submission_id").is_unique().all()
+    per_pair = votes.group_by("pair_id").agg(pl.col("rater_id").n_unique())
+    assert (per_pair.get_column("rater_id") == 3).all()  # three different raters per pair
+    assert_frame_equal(votes, simulate_votes(pairs.head(100), raters, 3, seed=1))
+
+
+def test_an_honest_rater_agrees_with_the_truth_at_their_skill(pairs: pl.DataFrame) -> None:
+    raters = [RaterProfile("careful", skill=0.9, tie_rate=0.0), RaterProfile("sloppy", skill=0.6)]
+    votes = with_truth(simulate_votes(pairs, raters, votes_per_pair=2, seed=3), pairs)
+    decisive = votes.filter(pl.col("choice") != "tie")
+    accuracy = dict(
+        decisive.group_by("rater_id").agg((pl.col("choice") == pl.col("truth")).mean()).iter_rows()
+    )
+    assert accuracy["careful"] == pytest.approx(0.9, abs=0.02)  # n=2000, sd 0.007
+    assert accuracy["sloppy"] == pytest.approx(0.6, abs=0.03)
+    ties = votes.filter(pl.col("rater_id") == "sloppy").get_column("choice") == "tie"
+    assert ties.mean() == pytest.approx(0.05, abs=0.015)  # the default tie rate
+
+
+def test_planted_biases_show_in_the_votes(pairs: pl.DataFrame) -> None:
+    raters = [
+        RaterProfile("left", position_bias=1.0),
+        RaterProfile("long", length_bias=1.5),
+        RaterProfile("coder", weak_category="coding", weak_skill=0.3),
+        RaterProfile("spam", spam=True),
+        RaterProfile("tired", skill=0.95, drift=0.5),
+    ]
+    votes = with_truth(simulate_votes(pairs, raters, votes_per_pair=5, seed=4), pairs)
+    votes = votes.join(response_features(pairs).select("pair_id", "length", "chars"), "pair_id")
+    decisive = votes.filter(pl.col("choice") != "tie")
+
+    def share(rater: str, expr: pl.Expr, frame: pl.DataFrame = decisive) -> float:
+        return float(frame.filter(pl.col("rater_id") == rater).select(expr.mean()).item())
+
+    left = pl.col("choice") == pl.col("shown_left")
+    assert share("left", left) > 0.6
+    assert share("long", left) == pytest.approx(0.5, abs=0.04)
+    longer = pl.col("choice") == pl.when(pl.col("length") > 0).then(pl.lit("a")).otherwise(
+        pl.lit("b")
+    )
+    assert share("long", longer) > share("left", longer) + 0.1
+    coding = decisive.filter(pl.col("category") == "coding")
+    correct = pl.col("choice") == pl.col("truth")
+    assert share("coder", correct, coding) < 0.4
+    assert share("coder", correct) > 0.7  # only coding is weak
+    assert share("spam", correct) == pytest.approx(0.5, abs=0.05)
+    assert share("spam", pl.col("seconds") / pl.col("chars") * 1000 < 5.0) > 0.9
+    assert share("left", pl.col("seconds") / pl.col("chars") * 1000 > 10.0) > 0.95
+    tired = decisive.filter(pl.col("rater_id") == "tired").sort("created_at")
+    first, last = tired.head(tired.height // 4), tired.tail(tired.height // 4)
+    assert share("tired", correct, first) > share("tired", correct, last) + 0.25
+
+
+def test_votes_spread_over_days_with_balanced_sides(pairs: pl.DataFrame) -> None:
+    votes = simulate_votes(pairs, [RaterProfile("r1"), RaterProfile("r2")], 2, seed=5, days=10)
+    span = value(votes, pl.col("created_at").max() - pl.col("created_at").min())
+    assert timedelta(days=9.9) < span <= timedelta(days=10)
+    assert votes.get_column("created_at").is_sorted()
+    assert value(votes, (pl.col("shown_left") == "a").mean()) == pytest.approx(0.5, abs=0.02)
+    decisive = votes.filter(pl.col("choice") != "tie")
+    assert decisive.get_column("strength").is_in([1, 2, 3]).all()
+    assert votes.filter(pl.col("choice") == "tie").get_column("strength").is_null().all()
+    cited = votes.get_column("principles").list.len()
+    assert cited.is_in([0, 1]).all() and cited.mean() == pytest.approx(0.6, abs=0.03)
+
+
+def test_a_pool_plants_one_blind_spot_in_a_share_of_raters() -> None:
+    pool = rater_pool(70, seed=2, planted_share=0.2)
+    assert len({r.rater_id for r in pool}) == 70
+    planted = [
+        r
+        for r in pool
+        if (r.position_bias, r.length_bias, r.style_bias, r.spam, r.drift, r.weak_category)
+        != (0.0, 0.0, 0.0, False, 0.0, None)
+        or r.tie_rate > 0.2
+    ]
+    assert len(planted) == 14
+    assert all(0.75 <= r.skill <= 0.92 for r in pool if r not in planted)
+
+
+def test_too_few_raters_or_models_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least two models"):
+        simulate_pairs(5, models=[ModelProfile("solo")])
+    with pytest.raises(ValueError, match="votes_per_pair=3"):
+        simulate_votes(simulate_pairs(5), [RaterProfile("a"), RaterProfile("b")], 3)
+
+
+@pytest.mark.slow
+def test_a_million_votes() -> None:
+    pairs = simulate_pairs(200_000, seed=0)
+    votes = simulate_votes(pairs, rater_pool(1000), votes_per_pair=5, seed=0)
+    assert votes.height == 1_000_000
+    assert votes.get_column("rater_id").n_unique() == 1000
+    assert value(votes, (pl.col("choice") == "tie").mean()) == pytest.approx(0.06, abs=0.03)

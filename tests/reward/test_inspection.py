@@ -1,0 +1,61 @@
+"""The inspection report and the `intentgap inspect` command on a tiny trained model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from reward.inspection import main
+from tests.reward.conftest import GOOD_BAD, write_votes_snapshot
+
+
+def test_the_json_report_has_every_section(
+    tiny_checkpoint: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    snapshot, checkpoint = tiny_checkpoint
+    out = tmp_path / "report.json"
+    code = main([str(checkpoint), str(snapshot), "--json", "--probe-pairs", "4", "--out", str(out)])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert json.loads(out.read_text()) == report
+    assert {"accuracy", "ceiling", "calibration", "probes", "divergences"} <= set(report)
+    held_out = pl.read_parquet(checkpoint / "split.parquet").filter("is_eval")
+    assert report["split"] == "pairs held out in training"
+    assert report["n_pairs"] == report["accuracy"]["overall"]["n"] == held_out.height
+    by_category = {row["category"] for row in report["accuracy"]["by_category"]}
+    assert by_category <= {"coding", "honesty"}
+    assert [p["name"] for p in report["probes"]] == [
+        "length", "flattery", "sycophancy", "confidence", "refusal", "markdown", "ab_swap"
+    ]  # fmt: skip
+    assert all(p["n"] == 4 and 0 <= p["flip_rate"] <= 1 for p in report["probes"])
+    assert 0 <= report["calibration"]["ece"] <= 1
+    assert sum(b["n"] for b in report["calibration"]["bins"]) == report["n_pairs"]
+    assert 0 < report["ceiling"] <= 1
+    assert (
+        report["snapshot_hash"]
+        == json.loads((snapshot / "manifest.json").read_text())["content_hash"]
+    )
+
+
+def test_another_snapshot_is_evaluated_whole_and_said_so(
+    tiny_checkpoint: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, checkpoint = tiny_checkpoint
+    other = write_votes_snapshot(tmp_path / "other", GOOD_BAD[:6])
+    assert main([str(checkpoint), str(other), "--probe-pairs", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "on 6 pairs (all pairs (not the snapshot the model was trained on))" in text
+    assert "accuracy vs votes" in text and "ceiling" in text
+
+
+def test_a_damaged_snapshot_is_refused(
+    tiny_checkpoint: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, checkpoint = tiny_checkpoint
+    other = write_votes_snapshot(tmp_path / "other", GOOD_BAD[:6])
+    (other / "manifest.json").write_text("{")
+    assert main([str(checkpoint), str(other)]) == 2
+    assert "manifest.json: is malformed" in capsys.readouterr().err
