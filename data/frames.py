@@ -125,8 +125,12 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame
     >>> conform(pl.DataFrame({"rater_id": ["r1"]}), RATERS).columns
     ['rater_id', 'name', 'kind', 'created_at']
     """
-    columns = [
-        (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
+    missing = [
+        pl.lit(None, dtype).alias(name)
         for name, dtype in schema.items()
+        if name not in frame.columns
     ]
-    return frame.select(columns)
+    # with_columns keeps the frame's height (a select of literals alone would give one row).
+    return frame.with_columns(missing).select(
+        pl.col(name).cast(dtype) for name, dtype in schema.items()
+    )

@@ -56,7 +56,7 @@ class MissingPairsError(ValueError):
     """Judgments refer to pair ids that neither the store nor the same import contains."""
 
     def __init__(self, pair_ids: Sequence[str]) -> None:
-        self.pair_ids = list(pair_ids)
+        self.pair_ids = [str(p) for p in pair_ids]
         shown = ", ".join(self.pair_ids[:5]) + (" ..." if len(self.pair_ids) > 5 else "")
         super().__init__(f"{len(self.pair_ids)} judgment(s) refer to unknown pair_id: {shown}")
 
@@ -475,6 +475,39 @@ class Store:
             "pairs_judged": int(row[3]),
             "raters": int(raters[0]),
         }
+
+    def coverage(self, project_id: str) -> pl.DataFrame:
+        """Votes done and out per pair: ``pair_id, is_gold, n_done, n_open``."""
+        with self._read() as cur:
+            return _frame(
+                cur,
+                "SELECT pair_id, is_gold, n_done, n_open FROM coverage"
+                " WHERE project_id = ? ORDER BY pair_id",
+                [project_id],
+            )
+
+    def recent_judgments(self, project_id: str | None, limit: int = 20) -> pl.DataFrame:
+        """The latest votes (``frames.JUDGMENTS``), newest first, without reading them all."""
+        where = (
+            "WHERE pair_id IN (SELECT pair_id FROM pairs WHERE project_id = ?)"
+            if project_id is not None
+            else ""
+        )
+        params: list[Any] = [project_id] if project_id is not None else []
+        with self._read() as cur:
+            frame = _frame(
+                cur,
+                f"SELECT {', '.join(frames.JUDGMENTS)} FROM judgments {where}"
+                f" ORDER BY created_at DESC, submission_id LIMIT {int(limit)}",
+                params,
+            )
+        return frames.conform(frame, frames.JUDGMENTS)
+
+    def rater_is_active(self, rater_id: str) -> bool:
+        """Whether a signed-in rater may still work (deactivation ends their session)."""
+        with self._read() as cur:
+            row = cur.execute("SELECT active FROM raters WHERE rater_id = ?", [rater_id]).fetchall()
+        return bool(row and row[0][0])
 
     # -- assignment --------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from labeling import render
@@ -27,15 +28,17 @@ def main() -> None:
     if project is not None:
         st.subheader(f"Coverage: {project.name}")
         st.caption(f"Work pairs by number of votes (each pair needs {project.overlap_k}).")
-        votes = store.judgments(project.project_id)
+        counters = store.coverage(project.project_id)
         coverage = render.coverage_histogram(
-            store.pairs(project.project_id), votes, project.overlap_k
+            counters.select("pair_id", "is_gold"),
+            counters.select(pl.col("pair_id").repeat_by("n_done").explode().drop_nulls()),
+            project.overlap_k,
         )
         st.bar_chart(coverage, x="votes", y="pairs", horizontal=True, sort=False, height=220)
         st.dataframe(coverage, hide_index=True)
 
         st.subheader("Recent activity")
-        recent = render.recent_activity(votes)
+        recent = render.recent_activity(store.recent_judgments(project.project_id, 20))
         if recent.is_empty():
             st.caption("No votes yet.")
         else:

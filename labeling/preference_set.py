@@ -11,13 +11,15 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
 from data import frames
 from data.export import Manifest, write_snapshot
-from data.store import Store
+
+if TYPE_CHECKING:  # reward/ imports this module and must never load the store
+    from data.store import Store
 
 __all__ = ["ExportOptions", "build_preferences", "export_snapshot"]
 

@@ -72,7 +72,12 @@ def require_rater() -> tuple[Store, str]:
     if rater is None:
         st.error("Open your personal sign-in link, or paste your token on the sign-in page.")
         st.stop()
-    return workspace_store(), rater
+    store = workspace_store()
+    if not store.rater_is_active(rater):
+        auth.sign_out(st.session_state)
+        st.error("Your access was turned off. Ask your admin if this is a mistake.")
+        st.stop()
+    return store, rater
 
 
 def accept_link_token(store: Store) -> None:
