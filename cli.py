@@ -289,18 +289,26 @@ def make_parser() -> argparse.ArgumentParser:
     audit.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
     audit.set_defaults(run=cmd_audit)
 
-    for name, module, text in (
-        ("train", "reward.train", "train a reward model on a snapshot"),
-        ("score", "reward.score", "score pairs or responses with a reward model"),
-        ("inspect", "reward.inspection", "where a reward model diverges from intent"),
+    for name, text in (
+        ("train", "train a reward model on a snapshot (see `intentgap train --help`)"),
+        ("score", "score pairs or responses with a reward model"),
+        ("inspect", "where a reward model diverges from intent"),
     ):
+        module = _DELEGATED[name]
         cmd = sub.add_parser(name, help=text, add_help=False)
         cmd.add_argument("rest", nargs=argparse.REMAINDER)
         cmd.set_defaults(run=_delegate(module))
     return parser
 
 
+_DELEGATED = {"train": "reward.train", "score": "reward.score", "inspect": "reward.inspection"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _DELEGATED:
+        # The training config dataclass is its own parser, --help included.
+        return _delegate(_DELEGATED[argv[0]])(argparse.Namespace(rest=argv[1:]))
     args = make_parser().parse_args(argv)
     try:
         return int(args.run(args))
