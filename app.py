@@ -1,8 +1,9 @@
 """The browser door: opens the workspace's one database and shows each role its pages.
 
 Signed out: the sign-in page only. Rater: labeling and guidelines. Admin: overview, project
-settings, raters, import, export. Admin pages also check the role themselves, so a page
-missing from a rater's navigation is not the only thing keeping them out.
+settings, raters, import, export, the audit pages and the reward-model pages. Admin pages also
+check the role themselves, so a page missing from a rater's navigation is not the only thing
+keeping them out.
 Run with ``streamlit run app.py`` (or ``intentgap serve``).
 """
 
@@ -60,7 +61,47 @@ if role is auth.Role.ADMIN:
                 url_path="export",
                 icon=":material/download:",
             ),
-        ]
+        ],
+        "Audit": [
+            st.Page(
+                "labeling/audit_page.py",
+                title="Agreement",
+                url_path="agreement",
+                icon=":material/handshake:",
+            ),
+            st.Page(
+                "labeling/raters_audit_page.py",
+                title="Raters audit",
+                url_path="raters-audit",
+                icon=":material/person_search:",
+            ),
+            st.Page(
+                "labeling/disputes_page.py",
+                title="Disputed pairs",
+                url_path="disputes",
+                icon=":material/forum:",
+            ),
+            st.Page(
+                "labeling/leaderboard_page.py",
+                title="Leaderboard",
+                url_path="leaderboard",
+                icon=":material/leaderboard:",
+            ),
+        ],
+        "Reward models": [
+            st.Page(
+                "reward/train_page.py",
+                title="Train",
+                url_path="train",
+                icon=":material/model_training:",
+            ),
+            st.Page(
+                "reward/inspect_page.py",
+                title="Inspect",
+                url_path="inspect",
+                icon=":material/troubleshoot:",
+            ),
+        ],
     }
 elif role is auth.Role.RATER:
     pages = {

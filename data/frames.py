@@ -40,9 +40,9 @@ STRENGTH_LABELS: dict[int, str] = {
 #: Margin used by the reward loss for each strength (TRL's `margin` column).
 STRENGTH_MARGIN: dict[int, float] = {1: 0.25, 2: 0.5, 3: 1.0}
 
-#: One row per comparison. ``prompt_messages`` holds the earlier conversation as JSON
-#: (a list of ``{role, content}``) when the source was conversational, else null; ``prompt``
-#: is always the plain text of the prompt. ``metadata`` is JSON of the source's extra columns.
+#: One row per comparison. ``prompt_messages`` holds the whole prompt conversation as JSON (a
+#: list of ``{role, content}`` ending with the turn the responses answer) when the source was
+#: a multi-turn conversation, else null; ``prompt`` is always its plain-text rendering. ``metadata`` is JSON of the source's extra columns.
 PAIRS: dict[str, pl.DataType] = {
     "pair_id": pl.String(),
     "project_id": pl.String(),

@@ -1,0 +1,595 @@
+"""The rater audit in one report: agreement, rater reliability, blind spots, leaderboard.
+
+``audit_report`` runs the statistics of ``labeling.agreement``, ``labeling.reliability``,
+``labeling.blind_spots`` and ``labeling.aggregation`` over one set of votes and returns plain
+JSON-ready values (floats, ints, strings, None, lists, dicts; NaN becomes None), so the CLI can
+print it with ``json.dumps`` and ``format_report`` can lay it out as terminal tables. Missing
+pieces (no votes, one rater, no model names, no gold) give empty values, never an exception.
+
+Report keys: ``summary`` (sizes, bootstrap settings, blind-spot test counts, notes on what
+was left out), ``agreement``, ``raters``, ``blind_spots`` (flagged findings only),
+``leaderboard`` and ``disputed_pairs``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from data import frames
+from labeling.aggregation import leaderboard
+from labeling.agreement import (
+    Coefficient,
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha,
+    pair_agreement,
+    percent_agreement,
+)
+from labeling.blind_spots import find_blind_spots
+from labeling.reliability import DawidSkene, rater_reliability
+
+__all__ = ["REPORT_KEYS", "audit_report", "format_report"]
+
+#: Top-level keys of ``audit_report``, in order.
+REPORT_KEYS: tuple[str, ...] = (
+    "summary",
+    "agreement",
+    "raters",
+    "blind_spots",
+    "leaderboard",
+    "disputed_pairs",
+)
+#: Rater pairs need this many shared items for a Cohen's kappa.
+KAPPA_MIN_OVERLAP = 10
+#: Per-rater-pair kappa intervals draw a table per pair and draw: cap their resamples.
+KAPPA_MAX_BOOT = 200
+#: The style-controlled leaderboard's bootstrap costs a pass over the votes per draw.
+LEADERBOARD_MAX_BOOT = 100
+#: How many rater pairs, and how many disputed pairs, the report lists.
+TOP_N = 10
+#: Importers name a dataset's own label rater ``source:<file>``.
+SOURCE_PREFIX = "source:"
+
+
+def audit_report(
+    pairs: pl.DataFrame,
+    judgments: pl.DataFrame,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    raters: pl.DataFrame | None = None,
+) -> dict[str, object]:
+    """Everything the audit knows about these votes, as JSON-ready values.
+
+    Consumes ``frames.PAIRS`` and ``frames.JUDGMENTS`` (missing columns count as null) and,
+    optionally, ``frames.RATERS`` (``rater_id, kind``) to mark dataset-label raters; without
+    it a rater named ``source:...`` counts as a source. ``n_boot`` resamples every agreement
+    interval; the per-rater-pair kappas use at most ``KAPPA_MAX_BOOT`` and the leaderboard at
+    most ``LEADERBOARD_MAX_BOOT`` (both said in ``summary.notes``).
+    """
+    pairs = frames.conform(pairs, frames.PAIRS)
+    votes = frames.conform(judgments, frames.JUDGMENTS).filter(pl.col("choice").is_not_null())
+    # Votes on pairs the frame lacks would have no item, category or models: leave them out.
+    votes = votes.join(pairs.select("pair_id"), on="pair_id", how="semi")
+    notes: list[str] = []
+    kinds = _rater_kinds(votes, raters)
+
+    findings = _blind_spots(votes, pairs)
+    flagged = findings.filter(pl.col("flagged"))
+    disputed = pair_agreement(votes, pairs) if votes.height else None
+    summary: dict[str, object] = {
+        "n_pairs": pairs.height,
+        "n_judgments": votes.height,
+        "n_raters": votes["rater_id"].n_unique(),
+        "n_source_raters": sum(kind == "source" for kind in kinds.values()),
+        "n_items": 0 if disputed is None else disputed.height,
+        "n_models": _model_count(pairs, votes),
+        "has_gold": bool(pairs["gold"].is_not_null().any()),
+        "n_boot": n_boot,
+        "seed": seed,
+        "n_tests": findings.height,
+        "n_flagged": flagged.height,
+        "notes": notes,
+    }
+    report: dict[str, object] = {
+        "summary": summary,
+        "agreement": _agreement(votes, pairs, disputed, n_boot=n_boot, seed=seed, notes=notes),
+        "raters": _raters(votes, pairs, kinds, flagged),
+        "blind_spots": [_finding(row) for row in flagged.iter_rows(named=True)],
+        "leaderboard": _leaderboard(votes, pairs, n_boot=n_boot, seed=seed, notes=notes),
+        "disputed_pairs": _disputed(disputed, pairs),
+    }
+    plain = _plain(report)
+    assert isinstance(plain, dict)
+    return plain
+
+
+# -- sections ----------------------------------------------------------------------------------
+
+
+def _agreement(
+    votes: pl.DataFrame,
+    pairs: pl.DataFrame,
+    items: pl.DataFrame | None,
+    *,
+    n_boot: int,
+    seed: int,
+    notes: list[str],
+) -> dict[str, object]:
+    """Percent agreement (with and without ties), Fleiss, Krippendorff, per category, kappas."""
+    options: dict[str, Any] = {"n_boot": n_boot, "seed": seed}
+    raters_per_item = _usual_raters_per_item(items)
+    has_strength = bool(votes["strength"].is_not_null().any())
+    section: dict[str, object] = {
+        "percent_agreement": _coefficient(percent_agreement(votes, pairs, **options)),
+        "percent_agreement_without_ties": _coefficient(
+            percent_agreement(votes, pairs, ties=False, **options)
+        ),
+        "fleiss_kappa": {
+            **_coefficient(
+                fleiss_kappa(votes, pairs, raters_per_item=raters_per_item, **options)
+            ),
+            "raters_per_item": raters_per_item,
+        },
+        "krippendorff_alpha_nominal": _coefficient(krippendorff_alpha(votes, pairs, **options)),
+        "krippendorff_alpha_ordinal": (
+            _coefficient(
+                krippendorff_alpha(votes, pairs, level_of_measurement="ordinal", **options)
+            )
+            if has_strength
+            else None
+        ),
+    }
+    if not has_strength:
+        notes.append("no preference strengths were recorded: ordinal alpha left out")
+    section["by_category"] = _by_category(votes, pairs, options)
+    section["cohen_kappa"] = _kappas(votes, pairs, n_boot=n_boot, seed=seed, notes=notes)
+    return section
+
+
+def _usual_raters_per_item(items: pl.DataFrame | None) -> int:
+    """The most common number of raters on items with two or more (the larger on a draw).
+
+    Fleiss' kappa's own default rule, computed here so the report can say which it used.
+    """
+    if items is None:
+        return 2
+    counts = items.filter(pl.col("n_raters") >= 2)["n_raters"].value_counts()
+    if counts.is_empty():
+        return 2
+    return int(counts.sort(["count", "n_raters"], descending=True)["n_raters"][0])
+
+
+def _by_category(
+    votes: pl.DataFrame, pairs: pl.DataFrame, options: dict[str, Any]
+) -> list[dict[str, object]]:
+    if votes.is_empty() or pairs["category"].is_null().all():
+        return []
+    percent = percent_agreement(votes, pairs, by="category", **options)
+    alpha = krippendorff_alpha(votes, pairs, by="category", **options)
+    alphas = {row["category"]: row for row in alpha.iter_rows(named=True)}
+    return [
+        {
+            "category": row["category"],
+            "percent_agreement": _coefficient_row(row),
+            "krippendorff_alpha_nominal": _coefficient_row(alphas.get(row["category"])),
+        }
+        for row in percent.iter_rows(named=True)
+    ]
+
+
+def _kappas(
+    votes: pl.DataFrame, pairs: pl.DataFrame, *, n_boot: int, seed: int, notes: list[str]
+) -> dict[str, object]:
+    """Cohen's kappa of every rater pair with enough shared items: a summary and the lowest."""
+    kappa_boot = min(n_boot, KAPPA_MAX_BOOT)
+    if kappa_boot < n_boot:
+        notes.append(f"per-rater-pair Cohen's kappa intervals use {kappa_boot} resamples")
+    table = cohen_kappa(
+        votes, pairs, min_overlap=KAPPA_MIN_OVERLAP, n_boot=kappa_boot, seed=seed
+    ).sort("estimate", "rater_a", "rater_b", nulls_last=True)
+    estimates = table["estimate"].drop_nulls()
+    return {
+        "min_overlap": KAPPA_MIN_OVERLAP,
+        "n_rater_pairs": table.height,
+        "median": estimates.median() if len(estimates) else None,
+        "lowest": [
+            {
+                "rater_a": row["rater_a"],
+                "rater_b": row["rater_b"],
+                "n": row["n"],
+                "agreement": row["agreement"],
+                "estimate": row["estimate"],
+                "ci": [row["ci_low"], row["ci_high"]],
+            }
+            for row in table.head(TOP_N).iter_rows(named=True)
+        ],
+    }
+
+
+def _raters(
+    votes: pl.DataFrame, pairs: pl.DataFrame, kinds: Mapping[str, str], flagged: pl.DataFrame
+) -> list[dict[str, object]]:
+    """One object per rater: volume, ties, speed, accuracy against gold, peers and DS."""
+    if votes.is_empty():
+        return []
+    posteriors = DawidSkene().fit(votes).probas_
+    reliability = rater_reliability(votes, pairs, posteriors)
+    spots = flagged.group_by("rater_id").agg(pl.col("kind").unique().sort())
+    kinds_found = {row[0]: row[1] for row in spots.iter_rows()}
+    return [
+        {
+            "rater_id": row["rater_id"],
+            "kind": kinds.get(row["rater_id"], "human"),
+            "n": row["n"],
+            "share": row["share"],
+            "tie_rate": row["tie_rate"],
+            "median_seconds": row["median_seconds"],
+            "ds_accuracy": row["ds_accuracy"],
+            "gold": _accuracy(row, "gold"),
+            "consensus": _accuracy(row, "consensus"),
+            "blind_spots": kinds_found.get(row["rater_id"], []),
+        }
+        for row in reliability.iter_rows(named=True)
+    ]
+
+
+def _accuracy(row: Mapping[str, Any], name: str) -> dict[str, object]:
+    return {
+        "accuracy": row[f"{name}_accuracy"],
+        "ci": [row[f"{name}_ci_low"], row[f"{name}_ci_high"]],
+        "n": row[f"{name}_n"],
+    }
+
+
+def _blind_spots(votes: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    if votes.is_empty():
+        return frames.empty(_FINDINGS)
+    return find_blind_spots(votes, pairs)
+
+
+def _finding(row: Mapping[str, Any]) -> dict[str, object]:
+    return {
+        "rater_id": row["rater_id"],
+        "kind": row["kind"],
+        "slice": row["slice"],
+        "effect": row["effect"],
+        "ci": [row["ci_low"], row["ci_high"]],
+        "p_value": row["p_value"],
+        "q_value": row["q_value"],
+        "n": row["n"],
+        "message": row["message"],
+    }
+
+
+def _leaderboard(
+    votes: pl.DataFrame, pairs: pl.DataFrame, *, n_boot: int, seed: int, notes: list[str]
+) -> list[dict[str, object]]:
+    """Bradley-Terry scores, plain and style-controlled; empty without two named models."""
+    if _model_count(pairs, votes) < 2:
+        return []
+    boot = min(n_boot, LEADERBOARD_MAX_BOOT)
+    if boot < n_boot:
+        notes.append(f"leaderboard intervals use {boot} resamples")
+    table = leaderboard(votes, pairs, n_boot=boot, seed=seed)
+    return [
+        {
+            "model": row["model"],
+            "rank": row["rank"],
+            "score": row["score"],
+            "ci": [row["ci_low"], row["ci_high"]],
+            "n_votes": row["n_votes"],
+            "win_rate": row["win_rate"],
+            "style_rank": row["style_rank"],
+            "style_score": row["style_score"],
+            "style_ci": [row["style_ci_low"], row["style_ci_high"]],
+            "style_shift": row["style_shift"],
+        }
+        for row in table.iter_rows(named=True)
+    ]
+
+
+def _disputed(items: pl.DataFrame | None, pairs: pl.DataFrame) -> list[dict[str, object]]:
+    """The most disputed items: highest vote entropy, then lowest agreement."""
+    if items is None:
+        return []
+    top = (
+        items.filter(pl.col("n_raters") >= 2)
+        .sort(["entropy", "agreement", "item_id"], descending=[True, False, False])
+        .head(TOP_N)
+        .join(
+            pairs.select(pl.col("pair_id").alias("item_id"), "category", "prompt"),
+            on="item_id",
+            how="left",
+            maintain_order="left",
+        )
+    )
+    return [
+        {
+            "pair_id": row["item_id"],
+            "category": row["category"],
+            "prompt": _shorten(row["prompt"], 80),
+            "n_votes": row["n_votes"],
+            "votes": {choice: row[f"votes_{choice}"] for choice in frames.CHOICES},
+            "majority": row["majority"],
+            "agreement": row["agreement"],
+            "entropy": row["entropy"],
+        }
+        for row in top.iter_rows(named=True)
+    ]
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+_FINDINGS: dict[str, pl.DataType] = {
+    "rater_id": pl.String(),
+    "kind": pl.String(),
+    "slice": pl.String(),
+    "effect": pl.Float64(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+    "p_value": pl.Float64(),
+    "q_value": pl.Float64(),
+    "n": pl.Int64(),
+    "flagged": pl.Boolean(),
+    "message": pl.String(),
+}
+
+
+def _rater_kinds(votes: pl.DataFrame, raters: pl.DataFrame | None) -> dict[str, str]:
+    names = votes["rater_id"].unique().sort().to_list()
+    known: dict[str, str] = {}
+    if raters is not None and "kind" in raters.columns:
+        known = {row[0]: row[1] for row in raters.select("rater_id", "kind").iter_rows()}
+    return {
+        name: known.get(name) or ("source" if name.startswith(SOURCE_PREFIX) else "human")
+        for name in names
+    }
+
+
+def _model_count(pairs: pl.DataFrame, votes: pl.DataFrame) -> int:
+    """Distinct models in voted pairs that pit two different named models."""
+    named = pairs.join(votes.select("pair_id").unique(), on="pair_id", how="semi").filter(
+        pl.col("model_a").is_not_null()
+        & pl.col("model_b").is_not_null()
+        & (pl.col("model_a") != pl.col("model_b"))
+    )
+    return pl.concat([named["model_a"], named["model_b"]]).n_unique() if named.height else 0
+
+
+def _coefficient(value: Coefficient) -> dict[str, object]:
+    return {
+        "estimate": value.estimate,
+        "ci": [value.ci_low, value.ci_high],
+        "n": value.n,
+        "n_items": value.n_items,
+        "n_raters": value.n_raters,
+    }
+
+
+def _coefficient_row(row: Mapping[str, Any] | None) -> dict[str, object] | None:
+    if row is None:
+        return None
+    return {
+        "estimate": row["estimate"],
+        "ci": [row["ci_low"], row["ci_high"]],
+        "n": row["n"],
+        "n_items": row["n_items"],
+        "n_raters": row["n_raters"],
+    }
+
+
+def _shorten(text: str | None, width: int) -> str | None:
+    if text is None:
+        return None
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _plain(value: object) -> object:
+    """JSON-ready copy: NaN and infinities become None, dates ISO strings, tuples lists."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if hasattr(value, "item"):  # a numpy scalar
+        return _plain(value.item())
+    return str(value)
+
+
+# -- text --------------------------------------------------------------------------------------
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    """The report as plain-text tables for the terminal."""
+    summary = report.get("summary", {})
+    agreement = report.get("agreement", {})
+    lines = [
+        "Rater audit",
+        f"{summary.get('n_judgments', 0):,} judgments by {summary.get('n_raters', 0):,} raters "
+        f"on {summary.get('n_pairs', 0):,} pairs ({summary.get('n_items', 0):,} items); "
+        f"intervals: 95%, {summary.get('n_boot', 0):,} bootstrap resamples",
+    ]
+    lines += [f"note: {note}" for note in summary.get("notes", [])]
+
+    coefficients = [
+        ("percent agreement", "percent_agreement"),
+        ("percent agreement, ties left out", "percent_agreement_without_ties"),
+        ("Fleiss' kappa", "fleiss_kappa"),
+        ("Krippendorff's alpha, nominal", "krippendorff_alpha_nominal"),
+        ("Krippendorff's alpha, ordinal", "krippendorff_alpha_ordinal"),
+    ]
+    rows = [
+        [label, _num(c["estimate"]), _interval(c["ci"]), _int(c["n"]), _int(c["n_items"])]
+        for label, key in coefficients
+        if (c := agreement.get(key)) is not None
+    ]
+    lines += _section("Agreement", ["measure", "estimate", "95% CI", "n", "items"], rows)
+
+    rows = [
+        [
+            str(row["category"]),
+            _num(row["percent_agreement"]["estimate"]),
+            _interval(row["percent_agreement"]["ci"]),
+            _num((row.get("krippendorff_alpha_nominal") or {}).get("estimate")),
+            _int(row["percent_agreement"]["n"]),
+        ]
+        for row in agreement.get("by_category", [])
+    ]
+    lines += _section(
+        "Agreement by category", ["category", "agreement", "95% CI", "alpha", "vote pairs"], rows
+    )
+
+    kappa = agreement.get("cohen_kappa") or {}
+    rows = [
+        [
+            row["rater_a"],
+            row["rater_b"],
+            _int(row["n"]),
+            _num(row["estimate"]),
+            _interval(row["ci"]),
+        ]
+        for row in kappa.get("lowest", [])
+    ]
+    title = (
+        f"Cohen's kappa: {kappa.get('n_rater_pairs', 0):,} rater pairs share "
+        f">= {kappa.get('min_overlap', KAPPA_MIN_OVERLAP)} items, median "
+        f"{_num(kappa.get('median'))}; lowest"
+    )
+    lines += _section(title, ["rater a", "rater b", "shared", "kappa", "95% CI"], rows)
+
+    rows = [
+        [
+            row["rater_id"] + (" (source)" if row.get("kind") == "source" else ""),
+            _int(row["n"]),
+            _pct(row["tie_rate"]),
+            _num(row["ds_accuracy"]),
+            _pct(row["consensus"]["accuracy"]) + " " + _interval(row["consensus"]["ci"], pct=True),
+            _pct(row["gold"]["accuracy"]) + " " + _interval(row["gold"]["ci"], pct=True),
+            ", ".join(row.get("blind_spots", [])) or "-",
+        ]
+        for row in report.get("raters", [])
+    ]
+    lines += _section(
+        "Raters",
+        ["rater", "votes", "ties", "DS acc.", "vs peers", "vs gold", "blind spots"],
+        rows,
+    )
+
+    rows = [
+        [
+            row["rater_id"],
+            row["kind"],
+            str(row["slice"]),
+            _num(row["effect"]),
+            _interval(row["ci"]),
+            _num(row["q_value"], digits=4),
+            _int(row["n"]),
+        ]
+        for row in report.get("blind_spots", [])
+    ]
+    title = (
+        f"Blind spots: {summary.get('n_flagged', 0)} flagged of "
+        f"{summary.get('n_tests', 0):,} tests (Benjamini-Hochberg q < 0.05)"
+    )
+    lines += _section(title, ["rater", "kind", "slice", "effect", "95% CI", "q", "n"], rows)
+    lines += [f"  - {row['message']}" for row in report.get("blind_spots", [])]
+
+    rows = [
+        [
+            _int(row["rank"]),
+            row["model"],
+            _num(row["score"], digits=0),
+            _interval(row["ci"], digits=0),
+            _pct(row["win_rate"]),
+            _int(row["style_rank"]),
+            _num(row["style_score"], digits=0),
+            _num(row["style_shift"], digits=0, sign=True),
+        ]
+        for row in report.get("leaderboard", [])
+    ]
+    lines += _section(
+        "Leaderboard (Bradley-Terry; style = length and Markdown controlled)",
+        ["rank", "model", "score", "95% CI", "win rate", "style rank", "style score", "shift"],
+        rows,
+    )
+
+    rows = [
+        [
+            row["pair_id"],
+            str(row["category"]),
+            " ".join(f"{k}:{v}" for k, v in row["votes"].items() if v),
+            _num(row["agreement"]),
+            _num(row["entropy"]),
+        ]
+        for row in report.get("disputed_pairs", [])
+    ]
+    lines += _section(
+        "Most disputed pairs", ["pair", "category", "votes", "agreement", "entropy"], rows
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _section(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["", title, "-" * len(title)]
+    if not rows:
+        return [*lines, "(none)"]
+    return lines + _table(header, rows)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned text columns, right-aligned numeric ones, two spaces apart."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    numeric = [
+        all(_looks_numeric(str(row[k])) for row in rows) and k > 0 for k in range(len(header))
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            str(cell).rjust(width) if right else str(cell).ljust(width)
+            for cell, width, right in zip(cells, widths, numeric, strict=True)
+        ).rstrip()
+
+    return [line(header), line(["-" * width for width in widths]), *map(line, rows)]
+
+
+def _looks_numeric(text: str) -> bool:
+    return text == "-" or text.lstrip("+-").replace(",", "").replace(".", "").rstrip(
+        "%"
+    ).isdigit()
+
+
+def _num(value: float | None, digits: int = 3, sign: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+,.{digits}f}" if sign else f"{value:,.{digits}f}"
+
+
+def _int(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _interval(ci: Sequence[float | None], digits: int = 3, pct: bool = False) -> str:
+    low, high = ci
+    if low is None or high is None:
+        return "-"
+    if pct:
+        return f"[{low:.0%}, {high:.0%}]"
+    return f"[{low:,.{digits}f}, {high:,.{digits}f}]"

@@ -1,0 +1,80 @@
+"""Disputed pairs: the pairs with most reasons to doubt their label, with every vote and
+rationale. Admins only: raters never see each other's votes."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from labeling import audit_page as audit
+from labeling import audit_views
+from labeling import signin_page as session
+from labeling.render import cap, safe_markdown
+
+_COUNT_KEY = "disputes_count"
+_PAIR_KEY = "disputes_pair"
+
+
+@st.cache_data(show_spinner="Ranking pairs...", max_entries=8)
+def _disputed(key: audit.AuditKey, n: int) -> pl.DataFrame:
+    pairs, judgments = audit.project_votes(key)
+    return audit_views.disputed_pairs(judgments, pairs, audit.blind_spots(key), n)
+
+
+def _text(label: str, text: str | None) -> None:
+    capped = cap(text)
+    st.markdown(f"**{label}**")
+    st.markdown(safe_markdown(capped.text))
+    if capped.truncated:
+        st.caption(f"({capped.hidden_chars} more characters not shown)")
+
+
+def main() -> None:
+    store = session.require_admin()
+    st.title("Disputed pairs")
+    project = session.chosen_project(store)
+    if project is None:
+        st.info("No project yet. Create one under Project settings.")
+        return
+    key = audit.audit_key(store, project)
+    if key[2] == 0:
+        st.info(f"No votes in {project.name!r} yet.")
+        return
+
+    st.caption(
+        "Pairs sorted by how many reasons there are to doubt their majority label (low "
+        "agreement, high entropy, a lone dissent, against gold, a too-fast vote, a vote by a "
+        "rater with a flagged blind spot), then by agreement."
+    )
+    n = st.slider("Pairs to list", min_value=10, max_value=500, value=50, step=10, key=_COUNT_KEY)
+    disputed = _disputed(key, n)
+    st.dataframe(disputed, hide_index=True)
+    if disputed.is_empty():
+        return
+
+    pair_id = st.selectbox("Pair", disputed["pair_id"].to_list(), key=_PAIR_KEY)
+    pairs, judgments = audit.project_votes(key)
+    found = pairs.filter(pl.col("pair_id") == pair_id)
+    if pair_id is None or found.is_empty():
+        return
+    pair = found.row(0, named=True)
+    st.subheader(f"Pair {pair_id}")
+    _text("Prompt", pair["prompt"])
+    left, right = st.columns(2)
+    with left:
+        _text(f"Response a ({pair['model_a'] or 'model unknown'})", pair["response_a"])
+    with right:
+        _text(f"Response b ({pair['model_b'] or 'model unknown'})", pair["response_b"])
+    if pair["gold"] is not None:
+        st.info(f"Gold answer: {pair['gold']}")
+
+    st.subheader("Votes")
+    votes = audit_views.pair_votes(judgments, str(pair_id))
+    st.dataframe(votes, hide_index=True)
+    for vote in votes.filter(pl.col("rationale").is_not_null()).iter_rows(named=True):
+        st.caption(f"{vote['rater_id']} chose {vote['choice']}:")
+        st.text(cap(vote["rationale"]).text)
+
+
+if __name__ == "__main__":  # streamlit runs a page file as __main__; importing it draws nothing
+    main()

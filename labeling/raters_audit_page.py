@@ -1,0 +1,94 @@
+"""Raters audit: who is reliable, and one rater's blind spots with the plots behind them."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from labeling import audit_page as audit
+from labeling import audit_views
+from labeling import signin_page as session
+from labeling.render import safe_markdown
+
+_SORT_KEY = "raters_audit_sort"
+_RATER_KEY = "raters_audit_rater"
+_ALL_KEY = "raters_audit_all_tests"
+_SORTS = {
+    "ds_accuracy": "Dawid-Skene accuracy",
+    "consensus_accuracy": "agreement with the other raters",
+    "gold_accuracy": "accuracy on gold",
+    "flagged": "blind spots flagged",
+    "n": "votes",
+}
+
+
+def _finding_card(finding: dict[str, object]) -> None:
+    with st.container(border=True):
+        st.markdown(safe_markdown(f"**{finding['kind']}** · {finding['slice']}"))
+        effect, low, high = (float(finding[k]) for k in ("effect", "ci_low", "ci_high"))  # type: ignore[arg-type]
+        columns = st.columns(3)
+        columns[0].metric("effect", f"{effect:+.3f}", help="0 means no blind spot")
+        columns[1].metric("95% interval", f"{low:+.3f} .. {high:+.3f}")
+        columns[2].metric("q (BH-adjusted p)", f"{float(finding['q_value']):.2g}")  # type: ignore[arg-type]
+        st.markdown(safe_markdown(str(finding["message"])))
+
+
+def main() -> None:
+    store = session.require_admin()
+    st.title("Raters audit")
+    project = session.chosen_project(store)
+    if project is None:
+        st.info("No project yet. Create one under Project settings.")
+        return
+    key = audit.audit_key(store, project)
+    if key[2] == 0:
+        st.info(f"No votes in {project.name!r} yet.")
+        return
+    table, votes = audit.rater_audit(key)
+    findings = audit.blind_spots(key)
+
+    st.selectbox("Sort raters by", list(_SORTS), format_func=_SORTS.__getitem__, key=_SORT_KEY)
+    by = str(st.session_state[_SORT_KEY])
+    shown = table.sort(by, descending=by in ("flagged", "n"), nulls_last=True)
+    st.dataframe(shown, hide_index=True)
+
+    rater = st.selectbox("Rater", shown["rater_id"].to_list(), key=_RATER_KEY)
+    if rater is None:
+        return
+    st.subheader(f"Blind spots of {rater}")
+    everything = st.toggle("Show every test, not only the flagged ones", key=_ALL_KEY)
+    mine = findings.filter(pl.col("rater_id") == rater)
+    if not everything:
+        mine = mine.filter(pl.col("flagged"))
+    if mine.is_empty():
+        st.success(f"No blind spot flagged for {rater}.")
+    for finding in mine.iter_rows(named=True):
+        _finding_card(finding)
+
+    st.subheader("The evidence")
+    position, length, category = st.tabs(["Position", "Length", "Categories"])
+    with position:
+        rates = audit_views.position_rates(votes, rater)
+        st.altair_chart(
+            audit_views.interval_chart(
+                rates, y="who", title="Share of decisive votes for the left side", reference=0.5
+            )
+        )
+    with length:
+        curve = audit_views.length_curve(votes, rater)
+        st.caption(
+            "Share choosing response a against log((1 + length of a) / (1 + length of b)), "
+            "beside the other raters' majority on the same pairs."
+        )
+        st.altair_chart(audit_views.length_chart(curve))
+    with category:
+        accuracy = audit_views.category_accuracy(votes, rater)
+        st.altair_chart(
+            audit_views.interval_chart(
+                accuracy, y="category", color="who", title="Agreement with the reference"
+            )
+        )
+
+
+if __name__ == "__main__":  # streamlit runs a page file as __main__; importing it draws nothing
+    main()
