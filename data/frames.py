@@ -42,7 +42,8 @@ STRENGTH_MARGIN: dict[int, float] = {1: 0.25, 2: 0.5, 3: 1.0}
 
 #: One row per comparison. ``prompt_messages`` holds the whole prompt conversation as JSON (a
 #: list of ``{role, content}`` ending with the turn the responses answer) when the source was
-#: a multi-turn conversation, else null; ``prompt`` is always its plain-text rendering. ``metadata`` is JSON of the source's extra columns.
+#: a multi-turn conversation, else null; ``prompt`` is always its plain-text rendering.
+#: ``metadata`` is JSON of the source's extra columns.
 PAIRS: dict[str, pl.DataType] = {
     "pair_id": pl.String(),
     "project_id": pl.String(),
