@@ -170,6 +170,16 @@ def test_double_submit_saves_once(toy_store: Store) -> None:
     assert toy_store.counts("toy")["human_judgments"] == 1
 
 
+def test_a_submission_id_reused_for_another_pair_is_refused(toy_store: Store) -> None:
+    first = _claim(toy_store, "r1")
+    assert toy_store.submit(Submission("same-id", "r1", first, "a"))
+    second = _claim(toy_store, "r1")
+    with pytest.raises(SubmissionRefused, match="already used"):
+        toy_store.submit(Submission("same-id", "r1", second, "b"))
+    assert toy_store.judgments().height == 1
+    assert toy_store.submit(Submission("fresh-id", "r1", second, "b"))
+
+
 def test_cannot_submit_for_a_pair_not_assigned(toy_store: Store) -> None:
     pair_id = _claim(toy_store, "r1")
     with pytest.raises(SubmissionRefused, match="not assigned"):
