@@ -189,7 +189,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     with _open_store(Workspace.resolve(args.workspace)) as store:
         report = audit_report(
-            store.pairs(args.project), store.judgments(args.project), n_boot=args.n_boot
+            store.pairs(args.project),
+            store.judgments(args.project),
+            n_boot=args.n_boot,
+            raters=store.raters(),
         )
     print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
     return 0

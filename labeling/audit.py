@@ -18,14 +18,16 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from data import frames
-from labeling.aggregation import leaderboard
+from labeling.aggregation import leaderboard, response_features
 from labeling.agreement import (
     Coefficient,
     cohen_kappa,
     fleiss_kappa,
+    item_votes,
     krippendorff_alpha,
     pair_agreement,
     percent_agreement,
@@ -50,6 +52,8 @@ KAPPA_MIN_OVERLAP = 10
 KAPPA_MAX_BOOT = 200
 #: The style-controlled leaderboard's bootstrap costs a pass over the votes per draw.
 LEADERBOARD_MAX_BOOT = 100
+#: Style control's covariates (``aggregation.leaderboard``'s default).
+STYLE_COVARIATES: tuple[str, ...] = ("length", "headers", "lists", "bold")
 #: How many rater pairs, and how many disputed pairs, the report lists.
 TOP_N = 10
 #: Importers name a dataset's own label rater ``source:<file>``.
@@ -81,7 +85,8 @@ def audit_report(
 
     findings = _blind_spots(votes, pairs)
     flagged = findings.filter(pl.col("flagged"))
-    disputed = pair_agreement(votes, pairs) if votes.height else None
+    item_judgments, item_pairs = _on_items(votes, pairs)
+    disputed = pair_agreement(item_judgments) if votes.height else None
     summary: dict[str, object] = {
         "n_pairs": pairs.height,
         "n_judgments": votes.height,
@@ -98,7 +103,9 @@ def audit_report(
     }
     report: dict[str, object] = {
         "summary": summary,
-        "agreement": _agreement(votes, pairs, disputed, n_boot=n_boot, seed=seed, notes=notes),
+        "agreement": _agreement(
+            item_judgments, item_pairs, disputed, n_boot=n_boot, seed=seed, notes=notes
+        ),
         "raters": _raters(votes, pairs, kinds, flagged),
         "blind_spots": [_finding(row) for row in flagged.iter_rows(named=True)],
         "leaderboard": _leaderboard(votes, pairs, n_boot=n_boot, seed=seed, notes=notes),
@@ -107,6 +114,22 @@ def audit_report(
     plain = _plain(report)
     assert isinstance(plain, dict)
     return plain
+
+
+def _on_items(votes: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Votes restated on items (``agreement.item_votes``), and the items' categories.
+
+    Each agreement function would match pairs to items again (the join and text hashes cost
+    more than the statistic at a million votes); restated once, ``pair_id`` is the item and
+    ``choice`` is read from the item's sides, so the functions need no pairs frame (the
+    per-category ones get ``pair_id, category`` of the item's naming pair).
+    """
+    items = item_votes(votes, pairs)
+    restated = items.with_columns(pair_id=pl.col("item_id"), choice=pl.col("item_choice"))
+    item_pairs = pairs.select("pair_id", "category").join(
+        restated.select("pair_id").unique(), on="pair_id", how="semi"
+    )
+    return frames.conform(restated, frames.JUDGMENTS), item_pairs
 
 
 # -- sections ----------------------------------------------------------------------------------
@@ -122,25 +145,22 @@ def _agreement(
     notes: list[str],
 ) -> dict[str, object]:
     """Percent agreement (with and without ties), Fleiss, Krippendorff, per category, kappas."""
+    """Consumes votes and pairs restated on items (``_on_items``)."""
     options: dict[str, Any] = {"n_boot": n_boot, "seed": seed}
     raters_per_item = _usual_raters_per_item(items)
     has_strength = bool(votes["strength"].is_not_null().any())
     section: dict[str, object] = {
-        "percent_agreement": _coefficient(percent_agreement(votes, pairs, **options)),
+        "percent_agreement": _coefficient(percent_agreement(votes, **options)),
         "percent_agreement_without_ties": _coefficient(
-            percent_agreement(votes, pairs, ties=False, **options)
+            percent_agreement(votes, ties=False, **options)
         ),
         "fleiss_kappa": {
-            **_coefficient(
-                fleiss_kappa(votes, pairs, raters_per_item=raters_per_item, **options)
-            ),
+            **_coefficient(fleiss_kappa(votes, raters_per_item=raters_per_item, **options)),
             "raters_per_item": raters_per_item,
         },
-        "krippendorff_alpha_nominal": _coefficient(krippendorff_alpha(votes, pairs, **options)),
+        "krippendorff_alpha_nominal": _coefficient(krippendorff_alpha(votes, **options)),
         "krippendorff_alpha_ordinal": (
-            _coefficient(
-                krippendorff_alpha(votes, pairs, level_of_measurement="ordinal", **options)
-            )
+            _coefficient(krippendorff_alpha(votes, level_of_measurement="ordinal", **options))
             if has_strength
             else None
         ),
@@ -190,9 +210,9 @@ def _kappas(
     kappa_boot = min(n_boot, KAPPA_MAX_BOOT)
     if kappa_boot < n_boot:
         notes.append(f"per-rater-pair Cohen's kappa intervals use {kappa_boot} resamples")
-    table = cohen_kappa(
-        votes, pairs, min_overlap=KAPPA_MIN_OVERLAP, n_boot=kappa_boot, seed=seed
-    ).sort("estimate", "rater_a", "rater_b", nulls_last=True)
+    table = cohen_kappa(votes, min_overlap=KAPPA_MIN_OVERLAP, n_boot=kappa_boot, seed=seed).sort(
+        "estimate", "rater_a", "rater_b", nulls_last=True
+    )
     estimates = table["estimate"].drop_nulls()
     return {
         "min_overlap": KAPPA_MIN_OVERLAP,
@@ -276,7 +296,15 @@ def _leaderboard(
     boot = min(n_boot, LEADERBOARD_MAX_BOOT)
     if boot < n_boot:
         notes.append(f"leaderboard intervals use {boot} resamples")
-    table = leaderboard(votes, pairs, n_boot=boot, seed=seed)
+    voted = pairs.join(votes.select("pair_id").unique(), on="pair_id", how="semi")
+    # A covariate equal on every pair (responses of one length, no Markdown) cannot be fitted.
+    features = response_features(voted)
+    covariates = [name for name in STYLE_COVARIATES if features[name].drop_nulls().n_unique() > 1]
+    try:
+        table = leaderboard(votes, pairs, style_covariates=covariates, n_boot=boot, seed=seed)
+    except np.linalg.LinAlgError:
+        notes.append("the leaderboard could not be fitted (singular information matrix)")
+        return []
     return [
         {
             "model": row["model"],
@@ -477,8 +505,8 @@ def format_report(report: Mapping[str, Any]) -> str:
             _int(row["n"]),
             _pct(row["tie_rate"]),
             _num(row["ds_accuracy"]),
-            _pct(row["consensus"]["accuracy"]) + " " + _interval(row["consensus"]["ci"], pct=True),
-            _pct(row["gold"]["accuracy"]) + " " + _interval(row["gold"]["ci"], pct=True),
+            _share(row["consensus"]),
+            _share(row["gold"]),
             ", ".join(row.get("blind_spots", [])) or "-",
         ]
         for row in report.get("raters", [])
@@ -567,9 +595,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _looks_numeric(text: str) -> bool:
-    return text == "-" or text.lstrip("+-").replace(",", "").replace(".", "").rstrip(
-        "%"
-    ).isdigit()
+    return text == "-" or text.lstrip("+-").replace(",", "").replace(".", "").rstrip("%").isdigit()
 
 
 def _num(value: float | None, digits: int = 3, sign: bool = False) -> str:
@@ -584,6 +610,12 @@ def _int(value: int | None) -> str:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
+
+
+def _share(accuracy: Mapping[str, Any]) -> str:
+    if accuracy["accuracy"] is None:
+        return "-"
+    return f"{_pct(accuracy['accuracy'])} {_interval(accuracy['ci'], pct=True)}"
 
 
 def _interval(ci: Sequence[float | None], digits: int = 3, pct: bool = False) -> str:

@@ -1,0 +1,292 @@
+"""The whole rater audit as one JSON-ready report, on planted raters, MT-bench and edge cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from data import frames
+from data.importers import ImportBatch, read_file
+from labeling.agreement import percent_agreement
+from labeling.audit import REPORT_KEYS, audit_report, format_report
+from labeling.simulate import RaterProfile, rater_pool, simulate_pairs, simulate_votes
+
+
+def planted_kind(rater: RaterProfile) -> str | None:
+    """The blind spot ``rater_pool`` planted in a rater, named as the audit names it."""
+    if rater.position_bias:
+        return "position"
+    if rater.length_bias:
+        return "length"
+    if rater.style_bias:
+        return "style"
+    if rater.weak_category:
+        return "category"
+    if rater.spam:
+        return "speed"  # a spammer clicks without reading
+    if rater.tie_rate >= 0.3:
+        return "ties"
+    if rater.drift:
+        return "drift"
+    return None
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[tuple[RaterProfile, ...], dict[str, object]]:
+    # 14 raters, half with one blind spot each (all seven kinds), 2,000 pairs x 5 votes.
+    pool = rater_pool(14, seed=1, planted_share=0.5)
+    pairs = simulate_pairs(2000, seed=1)
+    votes = simulate_votes(pairs, pool, votes_per_pair=5, seed=1)
+    return pool, audit_report(pairs, votes, n_boot=100)
+
+
+def test_report_has_the_documented_sections(
+    planted: tuple[tuple[RaterProfile, ...], dict[str, object]],
+) -> None:
+    _, report = planted
+    assert tuple(report) == REPORT_KEYS
+    summary = report["summary"]
+    assert isinstance(summary, dict)
+    assert summary["n_judgments"] == 10_000
+    assert summary["n_raters"] == 14
+    assert summary["n_models"] == 4
+
+
+def test_blind_spots_name_exactly_the_planted_raters(
+    planted: tuple[tuple[RaterProfile, ...], dict[str, object]],
+) -> None:
+    pool, report = planted
+    expected = {(r.rater_id, kind) for r in pool if (kind := planted_kind(r))}
+    assert len(expected) == 7
+    findings = report["blind_spots"]
+    assert isinstance(findings, list)
+    assert {(f["rater_id"], f["kind"]) for f in findings} == expected
+    summary = report["summary"]
+    assert isinstance(summary, dict)
+    assert summary["n_flagged"] == 7 and summary["n_tests"] > 100
+    first = findings[0]
+    assert set(first) == {
+        "rater_id",
+        "kind",
+        "slice",
+        "effect",
+        "ci",
+        "p_value",
+        "q_value",
+        "n",
+        "message",
+    }
+    low, high = first["ci"]
+    assert low <= first["effect"] <= high and first["q_value"] < 0.05
+    raters = {row["rater_id"]: row for row in report["raters"]}  # type: ignore[attr-defined]
+    assert raters["r0001"]["blind_spots"] == ["position"]
+    assert raters["r0003"]["blind_spots"] == []
+
+
+def test_raters_carry_reliability_with_intervals(
+    planted: tuple[tuple[RaterProfile, ...], dict[str, object]],
+) -> None:
+    _, report = planted
+    raters = report["raters"]
+    assert isinstance(raters, list) and len(raters) == 14
+    assert sum(row["n"] for row in raters) == 10_000
+    ties = {row["rater_id"]: row["tie_rate"] for row in raters}
+    assert ties["r0008"] == pytest.approx(0.3, abs=0.05)  # the planted tie-lover
+    for row in raters:
+        assert 0.0 <= row["ds_accuracy"] <= 1.0
+        low, high = row["consensus"]["ci"]
+        assert low <= row["consensus"]["accuracy"] <= high
+        assert row["gold"]["n"] > 0  # 10% of simulated pairs carry gold
+    # The spammer agrees with peers at chance; the careful raters far above it.
+    spammer = next(row for row in raters if row["rater_id"] == "r0005")
+    assert spammer["consensus"]["accuracy"] < 0.6 < raters[2]["consensus"]["accuracy"]
+
+
+def test_leaderboard_and_agreement_sections(
+    planted: tuple[tuple[RaterProfile, ...], dict[str, object]],
+) -> None:
+    _, report = planted
+    board = report["leaderboard"]
+    assert isinstance(board, list)
+    # simulate_pairs' default models, strongest first.
+    assert [row["model"] for row in board][:1] == ["atlas-70b"]
+    assert [row["rank"] for row in board] == [1, 2, 3, 4]
+    for row in board:
+        assert row["ci"][0] <= row["score"] <= row["ci"][1]
+        assert row["style_shift"] == pytest.approx(row["style_score"] - row["score"])
+    agreement = report["agreement"]
+    assert isinstance(agreement, dict)
+    alpha = agreement["krippendorff_alpha_ordinal"]
+    assert alpha is not None and alpha["ci"][0] < alpha["estimate"] < alpha["ci"][1]
+    assert agreement["fleiss_kappa"]["raters_per_item"] == 5
+    assert len(agreement["by_category"]) == pairs_categories()
+    disputed = report["disputed_pairs"]
+    assert isinstance(disputed, list) and len(disputed) == 10
+    entropies = [row["entropy"] for row in disputed]
+    assert entropies == sorted(entropies, reverse=True)
+
+
+def pairs_categories() -> int:
+    return simulate_pairs(2000, seed=1)["category"].n_unique()
+
+
+def test_report_survives_json_without_help(
+    planted: tuple[tuple[RaterProfile, ...], dict[str, object]],
+) -> None:
+    _, report = planted
+    text = json.dumps(report, allow_nan=False)  # no default=, no NaN
+    assert json.loads(text) == report
+
+
+def test_text_form_prints_every_section(
+    planted: tuple[tuple[RaterProfile, ...], dict[str, object]],
+) -> None:
+    _, report = planted
+    text = format_report(report)
+    for title in ("Agreement", "Raters", "Blind spots: 7 flagged", "Leaderboard", "disputed"):
+        assert title in text
+    assert "r0008" in text and "atlas-70b" in text
+
+
+# -- MT-bench ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mt_bench(datasets: Path) -> ImportBatch:
+    return read_file(datasets / "mt-bench-human-judgments", preset="mt-bench")
+
+
+def test_mt_bench_turn_1_experts_agree_63_and_81_percent(mt_bench: ImportBatch) -> None:
+    # The paper's figures (Zheng et al. 2023, §4.2) count expert judges on turn-1 items only.
+    turn = pl.col("metadata").str.json_path_match("$.turn").cast(pl.Int64)
+    pairs = mt_bench.pairs.filter(turn == 1)
+    votes = mt_bench.judgments.filter(pl.col("rater_id").str.starts_with("expert_")).join(
+        pairs, on="pair_id", how="semi"
+    )
+    agreement = audit_report(pairs, votes, n_boot=200)["agreement"]
+    assert isinstance(agreement, dict)
+    with_ties, without_ties = (
+        agreement["percent_agreement"],
+        agreement["percent_agreement_without_ties"],
+    )
+    assert (round(with_ties["estimate"], 2), with_ties["n"]) == (0.63, 721)
+    assert (round(without_ties["estimate"], 2), without_ties["n"]) == (0.81, 479)
+    assert with_ties["ci"][0] < 0.63 < with_ties["ci"][1]
+
+
+def test_mt_bench_whole_audit_counts_every_turn_and_judge(mt_bench: ImportBatch) -> None:
+    # The audit itself takes every vote: both turns, authors and experts.
+    report = audit_report(mt_bench.pairs, mt_bench.judgments, n_boot=0)
+    everything = percent_agreement(mt_bench.judgments, mt_bench.pairs, n_boot=0)
+    agreement = report["agreement"]
+    assert isinstance(agreement, dict)
+    assert agreement["percent_agreement"]["estimate"] == pytest.approx(everything.estimate)
+    assert agreement["percent_agreement"]["n"] == everything.n == 1525
+    assert agreement["percent_agreement"]["ci"] == [None, None]  # no bootstrap asked
+    assert agreement["krippendorff_alpha_ordinal"] is None  # MT-bench records no strength
+    assert len(agreement["by_category"]) == 8
+    board = report["leaderboard"]
+    assert isinstance(board, list)
+    assert board[0]["model"] == "gpt-4"
+    assert len(board) == 6
+    json.dumps(report, allow_nan=False)
+
+
+# -- edge cases --------------------------------------------------------------------------------
+
+
+def toy(n: int = 12) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "pair_id": [f"p{i:02d}" for i in range(n)],
+            "prompt": [f"Question {i}?" for i in range(n)],
+            "response_a": [f"Answer A to {i}." for i in range(n)],
+            "response_b": [f"Answer B to {i}." for i in range(n)],
+        }
+    )
+
+
+def votes_of(rows: list[tuple[str, str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=["pair_id", "rater_id", "choice"], orient="row")
+
+
+def check_plain(report: dict[str, object]) -> None:
+    assert tuple(report) == REPORT_KEYS
+    json.dumps(report, allow_nan=False)
+    assert format_report(report)
+
+
+def test_no_votes_gives_empty_sections() -> None:
+    report = audit_report(toy(), frames.empty(frames.JUDGMENTS), n_boot=50)
+    check_plain(report)
+    assert report["raters"] == report["blind_spots"] == report["leaderboard"] == []
+    assert report["disputed_pairs"] == []
+    agreement = report["agreement"]
+    assert isinstance(agreement, dict)
+    assert agreement["percent_agreement"] == {
+        "estimate": None,
+        "ci": [None, None],
+        "n": 0,
+        "n_items": 0,
+        "n_raters": 0,
+    }
+
+
+def test_nothing_at_all() -> None:
+    check_plain(audit_report(frames.empty(frames.PAIRS), frames.empty(frames.JUDGMENTS)))
+
+
+def test_one_rater_has_reliability_but_no_agreement() -> None:
+    votes = votes_of([(f"p{i:02d}", "solo", "a" if i % 3 else "b") for i in range(12)])
+    report = audit_report(toy(), votes, n_boot=50)
+    check_plain(report)
+    assert [row["rater_id"] for row in report["raters"]] == ["solo"]  # type: ignore[attr-defined]
+    agreement = report["agreement"]
+    assert isinstance(agreement, dict)
+    assert agreement["percent_agreement"]["estimate"] is None
+    assert agreement["cohen_kappa"]["n_rater_pairs"] == 0
+    assert report["leaderboard"] == []  # the toy pairs name no models
+
+
+def test_two_raters_without_models_or_gold() -> None:
+    rows = [(f"p{i:02d}", "r1", "a") for i in range(12)]
+    rows += [(f"p{i:02d}", "r2", "a" if i < 9 else "b") for i in range(12)]
+    report = audit_report(toy(), votes_of(rows), n_boot=50)
+    check_plain(report)
+    agreement = report["agreement"]
+    assert isinstance(agreement, dict)
+    assert agreement["percent_agreement"]["estimate"] == pytest.approx(9 / 12)
+    # r1 said "a" throughout: their 75% agreement is all chance, so Cohen's kappa is 0.
+    (kappa,) = agreement["cohen_kappa"]["lowest"]
+    assert (kappa["agreement"], kappa["estimate"]) == (pytest.approx(0.75), pytest.approx(0.0))
+    raters = report["raters"]
+    assert isinstance(raters, list)
+    assert all(row["gold"]["accuracy"] is None for row in raters)
+    assert report["leaderboard"] == []
+
+
+def test_dataset_label_raters_are_marked_and_counted() -> None:
+    # A TRL import's own label is a rater named source:<file>; it votes on every pair.
+    pairs = toy().with_columns(
+        model_a=pl.lit("big"), model_b=pl.lit("small"), category=pl.lit("chat")
+    )
+    rows = [(f"p{i:02d}", "source:prefs", "a") for i in range(12)]
+    rows += [(f"p{i:02d}", "ada", "a" if i % 4 else "b") for i in range(12)]
+    report = audit_report(pairs, votes_of(rows), n_boot=50)
+    check_plain(report)
+    kinds = {row["rater_id"]: row["kind"] for row in report["raters"]}  # type: ignore[attr-defined]
+    assert kinds == {"ada": "human", "source:prefs": "source"}
+    summary = report["summary"]
+    assert isinstance(summary, dict) and summary["n_source_raters"] == 1
+    board = report["leaderboard"]
+    assert isinstance(board, list) and [row["model"] for row in board] == ["big", "small"]
+
+
+def test_votes_on_unknown_pairs_are_left_out() -> None:
+    votes = votes_of([("p00", "r1", "a"), ("p00", "r2", "a"), ("elsewhere", "r1", "b")])
+    report = audit_report(toy(), votes, n_boot=0)
+    summary = report["summary"]
+    assert isinstance(summary, dict) and summary["n_judgments"] == 2
