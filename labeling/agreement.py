@@ -28,6 +28,7 @@ bootstrap) are NaN in a ``Coefficient`` and null in frames.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -197,7 +198,27 @@ class _Coded:
         return replace(self, frame=latest)
 
 
+# An audit asks for several coefficients of the same votes: keep the last coding, keyed
+# weakly on the frames it came from, so it is computed once (~0.6 s at a million votes).
+_last_coded: list[tuple[weakref.ref[pl.DataFrame], weakref.ref[pl.DataFrame] | None, _Coded]] = []
+
+
 def _coded(judgments: pl.DataFrame, pairs: pl.DataFrame | None) -> _Coded:
+    for votes_ref, pairs_ref, coded in _last_coded:
+        cached_pairs = None if pairs_ref is None else pairs_ref()
+        if (
+            votes_ref() is judgments
+            and (pairs_ref is None) == (pairs is None)
+            and (cached_pairs is pairs)
+        ):
+            return coded
+    coded = _code(judgments, pairs)
+    pairs_ref = None if pairs is None else weakref.ref(pairs)
+    _last_coded[:] = [(weakref.ref(judgments), pairs_ref, coded)]
+    return coded
+
+
+def _code(judgments: pl.DataFrame, pairs: pl.DataFrame | None) -> _Coded:
     frame = item_votes(judgments, pairs)
     item_code = (frame["item_id"].rank("dense") - 1).to_numpy().astype(np.int64)
     rater_code, rater_ids = _dense_codes(frame["rater_id"])
