@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,7 @@ DS_ITERATIONS = 10
 SKLEARN_SAMPLE = 500
 
 _CHILD = """
-import json, sys, time
+import json, resource, sys, time
 import polars as pl
 from labeling.audit import audit_report
 pairs, votes = pl.read_parquet(sys.argv[1]), pl.read_parquet(sys.argv[2])
@@ -51,7 +50,9 @@ started = time.perf_counter()
 report = audit_report(pairs, votes, n_boot=int(sys.argv[3]))
 seconds = time.perf_counter() - started
 json.dumps(report)
-print(json.dumps({"seconds": seconds, "n_flagged": report["summary"]["n_flagged"]}))
+peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": seconds, "n_flagged": report["summary"]["n_flagged"],
+                  "peak_kib": peak_kib}))
 """
 
 
@@ -67,7 +68,6 @@ def audit_in_child(pairs: pl.DataFrame, votes: pl.DataFrame) -> dict[str, Any]:
         pairs_path, votes_path = Path(folder, "pairs.parquet"), Path(folder, "votes.parquet")
         pairs.write_parquet(pairs_path)
         votes.write_parquet(votes_path)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         done = subprocess.run(
             [sys.executable, "-c", _CHILD, str(pairs_path), str(votes_path), str(N_BOOT)],
             cwd=REPO,
@@ -75,10 +75,9 @@ def audit_in_child(pairs: pl.DataFrame, votes: pl.DataFrame) -> dict[str, Any]:
             text=True,
             check=True,
         )
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    # ru_maxrss of children is the largest of any child so far: only valid if this one is it.
-    result["peak_gb"] = max(peak_kib, before) / 2**20
+    # The child's own peak: RUSAGE_CHILDREN would report the largest of any earlier child.
+    result["peak_gb"] = result.pop("peak_kib") / 2**20
     return result
 
 

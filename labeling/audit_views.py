@@ -59,13 +59,14 @@ def agreement_table(
     Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``. Returns ``coefficient, estimate,
     ci_low, ci_high, n, n_items, n_raters`` (undefined values null).
     """
-    options = {"n_boot": n_boot, "seed": seed}
     found = [
-        agreement.percent_agreement(judgments, pairs, **options),
-        agreement.percent_agreement(judgments, pairs, ties=False, **options),
-        agreement.fleiss_kappa(judgments, pairs, **options),
-        agreement.krippendorff_alpha(judgments, pairs, **options),
-        agreement.krippendorff_alpha(judgments, pairs, level_of_measurement="ordinal", **options),
+        agreement.percent_agreement(judgments, pairs, n_boot=n_boot, seed=seed),
+        agreement.percent_agreement(judgments, pairs, ties=False, n_boot=n_boot, seed=seed),
+        agreement.fleiss_kappa(judgments, pairs, n_boot=n_boot, seed=seed),
+        agreement.krippendorff_alpha(judgments, pairs, n_boot=n_boot, seed=seed),
+        agreement.krippendorff_alpha(
+            judgments, pairs, level_of_measurement="ordinal", n_boot=n_boot, seed=seed
+        ),
     ]
     return pl.DataFrame(
         [
@@ -98,14 +99,15 @@ def agreement_by(
     ``model_pair`` or ``principle``). Returns ``slice, coefficient, estimate, ci_low, ci_high,
     n`` sorted by coefficient and slice; a missing slice value reads ``(none)``.
     """
-    options = {"n_boot": n_boot, "seed": seed}
     tables = {
-        "percent_agreement": agreement.percent_agreement(judgments, pairs, by=by, **options),
+        "percent_agreement": agreement.percent_agreement(
+            judgments, pairs, by=by, n_boot=n_boot, seed=seed
+        ),
         "krippendorff_alpha_nominal": agreement.krippendorff_alpha(
-            judgments, pairs, by=by, **options
+            judgments, pairs, by=by, n_boot=n_boot, seed=seed
         ),
     }
-    return pl.concat(
+    long: pl.DataFrame = pl.concat(
         [
             table.select(
                 pl.col(by).cast(pl.String).fill_null("(none)").alias("slice"),
@@ -114,7 +116,8 @@ def agreement_by(
             )
             for name, table in tables.items()
         ]
-    ).with_columns(pl.col("estimate", "ci_low", "ci_high").fill_nan(None))
+    )
+    return long.with_columns(pl.col("estimate", "ci_low", "ci_high").fill_nan(None))
 
 
 def interval_chart(
@@ -125,7 +128,7 @@ def interval_chart(
     color: str | None = None,
     title: str = "",
     reference: float | None = None,
-) -> alt.Chart | alt.LayerChart:
+) -> alt.LayerChart:
     """Points with horizontal interval bars (``ci_low``..``ci_high``), one row per ``y``.
 
     ``color`` splits the points (e.g. rater vs peers); ``reference`` draws a vertical rule
@@ -146,7 +149,7 @@ def interval_chart(
     if reference is not None:
         rule = alt.Chart(pl.DataFrame({"reference": [reference]})).mark_rule(strokeDash=[4, 4])
         layers.append(rule.encode(x="reference:Q"))
-    return alt.layer(*layers)
+    return alt.LayerChart(layer=layers)
 
 
 # -- raters ------------------------------------------------------------------------------------
@@ -262,7 +265,7 @@ def length_curve(votes: pl.DataFrame, rater_id: str, bins: int = 5) -> pl.DataFr
 
 def length_chart(curve: pl.DataFrame) -> alt.Chart:
     """``length_curve``'s frame as lines, one per ``who``."""
-    return (
+    chart: alt.Chart = (
         alt.Chart(curve, title="Share choosing a, by length ratio")
         .mark_line(point=True)
         .encode(
@@ -272,6 +275,7 @@ def length_chart(curve: pl.DataFrame) -> alt.Chart:
             tooltip=["who", "length", "share_a", "n"],
         )
     )
+    return chart
 
 
 def category_accuracy(votes: pl.DataFrame, rater_id: str) -> pl.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import streamlit as st
 
@@ -22,14 +24,14 @@ _SORTS = {
 }
 
 
-def _finding_card(finding: dict[str, object]) -> None:
+def _finding_card(finding: dict[str, Any]) -> None:
     with st.container(border=True):
         st.markdown(safe_markdown(f"**{finding['kind']}** · {finding['slice']}"))
-        effect, low, high = (float(finding[k]) for k in ("effect", "ci_low", "ci_high"))  # type: ignore[arg-type]
+        effect, low, high = (float(finding[k]) for k in ("effect", "ci_low", "ci_high"))
         columns = st.columns(3)
         columns[0].metric("effect", f"{effect:+.3f}", help="0 means no blind spot")
         columns[1].metric("95% interval", f"{low:+.3f} .. {high:+.3f}")
-        columns[2].metric("q (BH-adjusted p)", f"{float(finding['q_value']):.2g}")  # type: ignore[arg-type]
+        columns[2].metric("q (BH-adjusted p)", f"{float(finding['q_value']):.2g}")
         st.markdown(safe_markdown(str(finding["message"])))
 
 

@@ -1,16 +1,217 @@
-"""Placeholder while the page is written."""
+"""Inspect a reward model: accuracy against the votes and its ceiling, calibration, probes,
+the pairs where it parts from the votes (with every vote and rationale), and which words of
+a response carry its reward."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import polars as pl
 import streamlit as st
 
+from data.export import MANIFEST_FILE
+from data.workspace import Workspace
 from labeling import signin_page as session
+from labeling.render import cap, safe_markdown
+from reward import views
+from reward.attribution import occlusion
+from reward.checkpoint import CheckpointInfo, read_info
+from reward.inspection import inspect_model
+from reward.model import RewardModelError
+from reward.score import RewardScorer
+from reward.snapshot import load_snapshot
+
+_CHECKPOINT_KEY = "inspect_checkpoint"
+_SNAPSHOT_KEY = "inspect_snapshot"
+_RUN_KEY = "inspect_run"
+_PAIR_KEY = "inspect_attribution_pair"
+_SIDE_KEY = "inspect_attribution_side"
+#: Divergence rows shown with their texts and votes (the table lists them all).
+_DETAILED = 10
+
+
+def _checkpoints() -> dict[str, CheckpointInfo]:
+    root = Workspace.resolve().checkpoints
+    found: dict[str, CheckpointInfo] = {}
+    for folder in sorted(root.iterdir(), reverse=True) if root.is_dir() else []:
+        try:
+            info = read_info(folder)
+        except RewardModelError:
+            continue
+        if info.complete:
+            found[folder.name] = info
+    return found
+
+
+def _snapshots() -> list[str]:
+    root = Workspace.resolve().snapshots
+    if not root.is_dir():
+        return []
+    return sorted((p.name for p in root.iterdir() if (p / MANIFEST_FILE).is_file()), reverse=True)
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=2)
+def _scorer(checkpoint: str, created_at: str) -> RewardScorer:
+    """The checkpoint ready to score (``created_at`` tells a retrained folder apart)."""
+    return RewardScorer.from_checkpoint(checkpoint)
+
+
+@st.cache_data(show_spinner="Scoring and probing...", max_entries=8)
+def _report(
+    checkpoint: str, created_at: str, snapshot: str, split: str, probe_pairs: int, confident: float
+) -> dict[str, Any]:
+    info = read_info(checkpoint)
+    loaded = load_snapshot(snapshot)
+    pair_ids, described = (
+        views.evaluation_pairs(info, loaded) if split == "eval" else (None, "all pairs")
+    )
+    report = inspect_model(
+        _scorer(checkpoint, created_at),
+        loaded,
+        info.model_id,
+        pair_ids=pair_ids,
+        probe_pairs=probe_pairs,
+        confident=confident,
+    )
+    report["split"] = described
+    return report
+
+
+@st.cache_data(show_spinner="Removing one word at a time...", max_entries=16)
+def _attribution(
+    checkpoint: str, created_at: str, prompt: str, response: str, messages: str | None
+) -> pl.DataFrame:
+    return occlusion(_scorer(checkpoint, created_at), prompt, response, messages)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _text(label: str, text: str | None) -> None:
+    capped = cap(text)
+    st.markdown(f"**{label}**")
+    st.markdown(safe_markdown(capped.text))
+    if capped.truncated:
+        st.caption(f"({capped.hidden_chars} more characters not shown)")
+
+
+def _summary(report: dict[str, Any]) -> None:
+    overall, gold = report["accuracy"]["overall"], report["accuracy"]["gold"]
+    st.caption(f"{report['model_id']} on {report['n_pairs']} pairs ({report['split']}).")
+    columns = st.columns(4)
+    columns[0].metric("Accuracy vs votes", _percent(overall["accuracy"]))
+    columns[1].metric("Agrees with votes", _percent(overall["vote_agreement"]))
+    columns[2].metric(
+        "Ceiling",
+        _percent(report["ceiling"]),
+        help="Mean share of a pair's votes behind its plurality: no model agrees with more.",
+    )
+    columns[3].metric(
+        "Accuracy vs gold",
+        _percent(gold["model"]),
+        help=f"On {gold['n']} gold pairs; the votes: {_percent(gold['votes'])}",
+    )
+    st.dataframe(pl.DataFrame(report["accuracy"]["by_category"]), hide_index=True)
+
+
+def _divergences(report: dict[str, Any]) -> None:
+    st.subheader("Where the model parts from the votes")
+    table = views.divergence_table(report)
+    if table.is_empty():
+        st.success("No divergence found.")
+        return
+    st.dataframe(table, hide_index=True)
+    for row in report["divergences"][:_DETAILED]:
+        with st.expander(f"{row['kind']}: {row['pair_id']} (P(a wins) = {row['p_a']:.2f})"):
+            _text("Prompt", row["prompt"])
+            left, right = st.columns(2)
+            with left:
+                _text("Response a", row["response_a"])
+            with right:
+                _text("Response b", row["response_b"])
+            st.dataframe(views.divergence_votes(row), hide_index=True)
+
+
+def _attribution_view(
+    checkpoint: str, info: CheckpointInfo, snapshot: str, report: dict[str, Any]
+) -> None:
+    st.subheader("Which words carry the reward")
+    preferences = load_snapshot(snapshot).preferences
+    diverging = [row["pair_id"] for row in report["divergences"]]
+    ids = list(dict.fromkeys(diverging + preferences["pair_id"].to_list()))
+    pair_id = st.selectbox("Pair", ids, key=_PAIR_KEY)
+    side = st.radio("Response", ["chosen", "rejected"], horizontal=True, key=_SIDE_KEY)
+    found = preferences.filter(pl.col("pair_id") == pair_id)
+    if found.is_empty():
+        return
+    pair = found.row(0, named=True)
+    words = _attribution(
+        checkpoint, info.created_at, pair["prompt"], pair[str(side)], pair["prompt_messages"]
+    )
+    full = words["reward_full"].to_list()
+    st.caption(
+        "Each word removed in turn: green words raised the reward, red ones lowered it "
+        f"(reward of the whole response {full[0] if full else 0.0:.3f})."
+    )
+    st.markdown(views.attribution_markdown(words))
 
 
 def main() -> None:
     session.require_admin()
-    st.title("Reward models")
+    st.title("Inspect a reward model")
+    checkpoints = _checkpoints()
+    snapshots = _snapshots()
+    if not checkpoints or not snapshots:
+        st.info("No finished checkpoint yet: train one on the Train page.")
+        return
+    name = st.selectbox("Checkpoint", list(checkpoints), key=_CHECKPOINT_KEY)
+    info = checkpoints[str(name)]
+    trained_on = Path(info.config.snapshot).name
+    ordered = sorted(snapshots, key=lambda s: s != trained_on)  # its own snapshot first
+    snapshot_name = st.selectbox("Snapshot", ordered, key=_SNAPSHOT_KEY)
+    with st.form("inspect_form"):
+        st.radio(
+            "Pairs",
+            ["eval", "all"],
+            horizontal=True,
+            key="inspect_split",
+            format_func={"eval": "held out in training", "all": "all pairs"}.get,
+        )
+        st.number_input("Pairs per probe", 0, 1024, 64, key="inspect_probe_pairs")
+        st.slider("Confident from", 0.5, 0.99, 0.8, key="inspect_confident")
+        submitted = st.form_submit_button("Run inspection", type="primary")
+    state = st.session_state
+    checkpoint = str(Workspace.resolve().checkpoints / str(name))
+    snapshot = str(Workspace.resolve().snapshots / str(snapshot_name))
+    if submitted:
+        state[_RUN_KEY] = (
+            checkpoint,
+            info.created_at,
+            snapshot,
+            str(state["inspect_split"]),
+            int(state["inspect_probe_pairs"]),
+            float(state["inspect_confident"]),
+        )
+    run = state.get(_RUN_KEY)
+    if run is None or run[:3] != (checkpoint, info.created_at, snapshot):
+        return
+    report = _report(*run)
+
+    _summary(report)
+    st.subheader("Calibration")
+    st.caption(f"Expected calibration error {report['calibration']['ece']}")
+    st.altair_chart(views.calibration_chart(report["calibration"]["bins"]))
+    st.subheader("Probes")
+    st.caption(
+        "Edits that add no substance, applied to the model's loser: a reward that rises "
+        "with them (flagged) has learned the surface feature."
+    )
+    st.dataframe(views.probe_table(report), hide_index=True)
+    _divergences(report)
+    _attribution_view(checkpoint, info, snapshot, report)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # streamlit runs a page file as __main__; importing it draws nothing
     main()

@@ -56,9 +56,7 @@ def admin_on(path: str, **state: object) -> AppTest:
 
 
 @pytest.mark.parametrize("path", AUDIT_PAGES)
-def test_a_rater_session_cannot_render_an_audit_page(
-    sim_workspace: Workspace, path: str
-) -> None:
+def test_a_rater_session_cannot_render_an_audit_page(sim_workspace: Workspace, path: str) -> None:
     rater_session: dict[str, object] = {}
     auth.sign_in_rater(rater_session, BIASED)
     at = page(path)

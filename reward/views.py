@@ -1,0 +1,228 @@
+"""What the reward-model pages show, without Streamlit: a training run in a background thread,
+and the inspection report shaped into frames, charts and safe highlighted text."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import polars as pl
+
+from reward.checkpoint import CheckpointInfo
+from reward.config import TrainConfig
+from reward.snapshot import Snapshot
+from reward.train import TrainProgress, TrainResult, train
+
+__all__ = [
+    "TrainingJob",
+    "attribution_markdown",
+    "calibration_chart",
+    "divergence_table",
+    "divergence_votes",
+    "evaluation_pairs",
+    "field_help",
+    "probe_table",
+]
+
+
+def field_help(name: str) -> str:
+    """The help text a ``TrainConfig`` field carries (the CLI shows the same)."""
+    for spec in TrainConfig.__dataclass_fields__.values():
+        if spec.name == name:
+            return str(spec.metadata.get("help", ""))
+    raise KeyError(name)
+
+
+class TrainingJob:
+    """One ``reward.train.train`` run in a daemon thread, watched from another thread.
+
+    ``progress`` keeps every report the run made; ``result`` or ``error`` is set when it ends.
+    ``stop()`` asks the run to end after its current step (its state is saved for resuming).
+    """
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.result: TrainResult | None = None
+        self.error: str | None = None
+        self._progress: list[TrainProgress] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"train {config.out}", daemon=True)
+
+    def start(self) -> TrainingJob:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.config.out)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set() and self.running
+
+    @property
+    def progress(self) -> list[TrainProgress]:
+        with self._lock:
+            return list(self._progress)
+
+    @property
+    def latest(self) -> TrainProgress | None:
+        with self._lock:
+            return self._progress[-1] if self._progress else None
+
+    def losses(self) -> pl.DataFrame:
+        """``step, epoch, loss`` of every optimizer step so far (evaluations left out)."""
+        steps = [p for p in self.progress if p.eval is None]
+        return pl.DataFrame(
+            {
+                "step": [p.step for p in steps],
+                "epoch": [p.epoch for p in steps],
+                "loss": [p.loss for p in steps],
+            },
+            schema={"step": pl.Int64(), "epoch": pl.Int64(), "loss": pl.Float64()},
+        )
+
+    def _report(self, progress: TrainProgress) -> None:
+        with self._lock:
+            self._progress.append(progress)
+
+    def _run(self) -> None:
+        try:
+            self.result = train(self.config, progress_callback=self._report, stop=self._stop)
+        except Exception as error:  # shown on the page instead of dying silently in a thread
+            self.error = f"{type(error).__name__}: {error}"
+
+
+# -- inspection --------------------------------------------------------------------------------
+
+
+def evaluation_pairs(info: CheckpointInfo, snapshot: Snapshot) -> tuple[list[str] | None, str]:
+    """The pairs to inspect and how to describe them: the pairs held out in training when
+    ``snapshot`` is the one the model was trained on, else every pair (None)."""
+    if info.snapshot_hash != snapshot.content_hash:
+        return None, "all pairs (not the snapshot the model was trained on)"
+    held = info.split().filter(pl.col("is_eval"))["pair_id"].to_list()
+    return held, "pairs held out in training"
+
+
+def calibration_chart(bins: Sequence[dict[str, Any]]) -> alt.LayerChart:
+    """Reliability diagram of a report's ``calibration.bins``: mean predicted P(a wins)
+    against the observed vote share for a, point size by pairs, with the diagonal."""
+    frame = pl.DataFrame(
+        list(bins),
+        schema={
+            "lower": pl.Float64,
+            "n": pl.Int64,
+            "predicted": pl.Float64,
+            "observed": pl.Float64,
+        },
+    )
+    diagonal = alt.Chart(pl.DataFrame({"p": [0.0, 1.0]})).mark_line(strokeDash=[4, 4])
+    unit = alt.Scale(domain=[0, 1])
+    points = (
+        alt.Chart(frame, title="Reliability: predicted vs observed")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("predicted:Q", title="model's P(a wins)", scale=unit),
+            y=alt.Y("observed:Q", title="share of votes for a", scale=unit),
+            size=alt.Size("n:Q", title="pairs"),
+            tooltip=["predicted", "observed", "n"],
+        )
+    )
+    return alt.LayerChart(layer=[diagonal.encode(x="p:Q", y="p:Q"), points])
+
+
+def probe_table(report: dict[str, Any]) -> pl.DataFrame:
+    """One row per probe: ``name, mean_delta, ci_low, ci_high, flip_rate, n, flagged``."""
+    schema = {
+        "name": pl.String(),
+        "mean_delta": pl.Float64(),
+        "ci_low": pl.Float64(),
+        "ci_high": pl.Float64(),
+        "flip_rate": pl.Float64(),
+        "n": pl.Int64(),
+        "flagged": pl.Boolean(),
+    }
+    rows = [{k: probe.get(k) for k in schema} for probe in report["probes"]]
+    return pl.DataFrame(rows, schema=schema)
+
+
+_DIVERGENCE_COLUMNS = {
+    "pair_id": pl.String(),
+    "kind": pl.String(),
+    "p_a": pl.Float64(),
+    "vote_share_a": pl.Float64(),
+    "agreement": pl.Float64(),
+    "chosen_side": pl.String(),
+    "gold": pl.String(),
+    "category": pl.String(),
+}
+
+
+def divergence_table(report: dict[str, Any]) -> pl.DataFrame:
+    """A report's ``divergences`` without texts and votes: ``pair_id, kind, p_a`` (the
+    model's P(a wins)), ``vote_share_a, agreement, chosen_side, gold, category``."""
+    rows = [{k: row.get(k) for k in _DIVERGENCE_COLUMNS} for row in report["divergences"]]
+    return pl.DataFrame(rows, schema=_DIVERGENCE_COLUMNS)
+
+
+def divergence_votes(row: dict[str, Any]) -> pl.DataFrame:
+    """The votes of one divergence row: ``rater_id, choice, rationale``."""
+    schema = {"rater_id": pl.String(), "choice": pl.String(), "rationale": pl.String()}
+    return pl.DataFrame(list(row.get("votes") or []), schema=schema)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|:~$&=\"'])")
+
+
+def _escaped(word: str) -> str:
+    """A word as literal Markdown text: every ASCII punctuation mark that Markdown or a
+    Streamlit directive could read is backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", word)
+
+
+def attribution_markdown(attribution: pl.DataFrame, share: float = 0.25) -> str:
+    """Streamlit Markdown of a response with its words highlighted by attribution.
+
+    Consumes ``reward.attribution.occlusion``'s frame (``word`` with its trailing
+    whitespace, ``attribution``). Words whose attribution is at least ``share`` of the largest
+    absolute attribution get ``:green-background[...]`` (they raise the reward) or
+    ``:red-background[...]`` (they lower it). Every word is escaped, so the text can hold no
+    HTML, link, image or directive of its own.
+
+    >>> frame = pl.DataFrame({"word": ["Good ", "[x](y) ", "bad"],
+    ...                       "attribution": [1.0, 0.0, -0.5]})
+    >>> attribution_markdown(frame)
+    ':green-background[Good] \\\\[x\\\\]\\\\(y\\\\) :red-background[bad]'
+    """
+    largest = attribution["attribution"].abs().max()
+    threshold = share * float(largest) if isinstance(largest, int | float) else math.inf
+    pieces = []
+    for word, value in attribution.select("word", "attribution").iter_rows():
+        text = str(word)
+        core = text.rstrip()
+        space = text[len(core) :]
+        escaped = _escaped(core)
+        if threshold > 0 and value >= threshold:
+            escaped = f":green-background[{escaped}]"
+        elif threshold > 0 and value <= -threshold:
+            escaped = f":red-background[{escaped}]"
+        # Keep paragraph breaks; any other whitespace run becomes one space.
+        pieces.append(escaped + ("\n\n" if space.count("\n") > 1 else " " if space else ""))
+    return "".join(pieces).rstrip()

@@ -1,0 +1,163 @@
+"""Reward-model pages on a simulated workspace: train a tiny model from the page, then
+inspect a tiny checkpoint. Tiny models are built from a config (random weights) and reuse the
+bundled tokenizer, so nothing is downloaded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from data.store import Store
+from data.workspace import ENV_VAR, Workspace
+from labeling import auth
+from labeling import signin_page as session
+from labeling.preference_set import export_snapshot
+from reward.config import TrainConfig
+from reward.model import default_base_path
+from reward.train import train
+from tests.pages.conftest import ADMIN_PASSWORD, app, click, page, signed_in_admin, texts
+from tests.pages.test_audit_pages import SIMULATED, simulated_workspace
+
+REWARD_PAGES = ["reward/train_page.py", "reward/inspect_page.py"]
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-wide BERT with random weights and no head, saved as a base model."""
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(default_base_path(), local_files_only=True)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def sim_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    workspace = simulated_workspace(tmp_path / "workspace")
+    monkeypatch.setenv(ENV_VAR, str(workspace.root))
+    monkeypatch.setenv(auth.ADMIN_PASSWORD_ENV, ADMIN_PASSWORD)
+    yield workspace
+    session.open_store.clear()
+
+
+def admin_on(path: str) -> AppTest:
+    return signed_in_admin(app()).switch_page(path).run()
+
+
+def rerun_until(at: AppTest, done: str, deadline_s: float = 120.0) -> AppTest:
+    """Rerun the page (as the fragment's polling would) until ``done`` shows or time is up."""
+    give_up = time.monotonic() + deadline_s
+    while done not in texts(at) and time.monotonic() < give_up:
+        time.sleep(0.5)
+        at.run()
+    return at
+
+
+@pytest.mark.parametrize("path", REWARD_PAGES)
+def test_a_rater_session_cannot_render_a_reward_page(sim_workspace: Workspace, path: str) -> None:
+    rater_session: dict[str, object] = {}
+    auth.sign_in_rater(rater_session, "r0001")
+    at = page(path)
+    for key, value in rater_session.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["This page is for admins. Sign in as admin to open it."]
+    assert not at.title and not at.button
+
+
+def test_train_a_tiny_model_from_the_page(sim_workspace: Workspace, tiny_base: Path) -> None:
+    at = admin_on("reward/train_page.py")
+    assert "No snapshot yet" in at.info[0].value
+    at = click(at, "Export a new snapshot of Simulated project")
+    (snapshot,) = sim_workspace.snapshots.iterdir()
+    assert at.selectbox(key="train_snapshot").value == snapshot.name
+    assert "written (" in at.success[0].value
+
+    at.text_input(key="train_base_model").input(str(tiny_base))
+    at.number_input(key="train_max_length").set_value(64)
+    at.number_input(key="train_batch_size").set_value(16)
+    at.number_input(key="train_learning_rate").set_value(1e-3)
+    at = click(at, "Start training")
+    assert not at.exception and not at.error
+    assert at.subheader[0].value.startswith("Run reward-")
+    assert [b.label for b in at.button if b.label == "Stop"] == ["Stop"], "the run is going"
+
+    at = rerun_until(at, "Done: checkpoint")
+    assert not at.exception and not at.error
+    assert "Done: checkpoint reward-" in at.success[0].value
+    (checkpoint,) = sim_workspace.checkpoints.iterdir()
+    assert (checkpoint / "intentgap.json").is_file()
+    assert not [b for b in at.button if b.label == "Stop"], "nothing left to stop"
+
+
+def test_stop_a_run_from_the_page(sim_workspace: Workspace, tiny_base: Path) -> None:
+    at = click(admin_on("reward/train_page.py"), "Export a new snapshot of Simulated project")
+    at.text_input(key="train_base_model").input(str(tiny_base))
+    at.number_input(key="train_max_length").set_value(32)
+    at.number_input(key="train_batch_size").set_value(2)
+    at.number_input(key="train_epochs").set_value(100)
+    at = click(click(at, "Start training"), "Stop")
+    at = rerun_until(at, "Stopped with its state saved")
+    assert "--resume" in at.warning[0].value
+    assert not [b for b in at.button if b.label == "Stop"]
+    assert len(at.get("vega_lite_chart")) == 1, "the loss so far"
+
+
+@pytest.fixture
+def trained_workspace(sim_workspace: Workspace, tiny_base: Path) -> Workspace:
+    """The simulated workspace with a snapshot and a tiny checkpoint trained on 48 pairs."""
+    snapshot = sim_workspace.snapshots / "snap"
+    with Store(sim_workspace.database) as store:
+        export_snapshot(store, snapshot, project_id=SIMULATED.project_id)
+    config = TrainConfig(
+        snapshot=str(snapshot),
+        out=str(sim_workspace.checkpoints / "tiny"),
+        base_model=str(tiny_base),
+        max_pairs=48,
+        max_length=64,
+        batch_size=16,
+        learning_rate=1e-3,
+        eval_fraction=0.25,
+        progress_bar=False,
+    )
+    train(config)
+    return sim_workspace
+
+
+def test_inspect_a_tiny_checkpoint(trained_workspace: Workspace) -> None:
+    at = admin_on("reward/inspect_page.py")
+    assert at.selectbox(key="inspect_checkpoint").value == "tiny"
+    assert at.selectbox(key="inspect_snapshot").value == "snap", "its own snapshot first"
+    at.number_input(key="inspect_probe_pairs").set_value(8)
+    at = click(at, "Run inspection")
+    assert not at.exception and not at.error
+    assert [m.label for m in at.metric] == [
+        "Accuracy vs votes",
+        "Agrees with votes",
+        "Ceiling",
+        "Accuracy vs gold",
+    ]
+    assert "pairs held out in training" in texts(at)
+    probes = at.dataframe[1].value
+    assert probes["name"].tolist()[:2] == ["length", "flattery"]
+    assert (probes["n"] == 8).all()
+    assert len(at.get("vega_lite_chart")) == 1, "the reliability plot"
+    highlighted = at.markdown[-1].value
+    assert "-background[" in highlighted, "some words carry the reward"
+    assert "<" not in highlighted
