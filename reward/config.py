@@ -187,6 +187,18 @@ class TrainConfig(CliConfig):
     disable_dropout: bool = _opt(
         True, "Turn dropout off (reward models train as well without it, and much faster)."
     )
+    lora_r: int = _opt(
+        0,
+        "LoRA rank for big bases: train only low-rank adapters and the head, merged into the "
+        "saved weights (0 trains every weight).",
+    )
+    lora_alpha: int = _opt(16, "LoRA scaling numerator (the update is scaled by alpha / r).")
+    lora_dropout: float = _opt(0.0, "Dropout on the LoRA adapters' input.")
+    lora_target_modules: tuple[str, ...] = _opt(
+        (),
+        "Layers that get adapters (e.g. query value); empty: peft's default for the "
+        "architecture; 'all-linear': every linear layer but the head.",
+    )
     # --- optimisation
     epochs: int = _opt(1, "Passes over the training pairs.")
     batch_size: int = _opt(8, "Pairs per micro-batch (each pair is two sequences).")

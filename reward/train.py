@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import sys
 import threading
 import time
@@ -25,6 +26,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from reward import lora
 from reward.checkpoint import (
     INFO_FILE,
     METRICS_FILE,
@@ -262,10 +264,17 @@ def train(
     snapshot = load_snapshot(config.snapshot)
     resumed = _check_out_folder(config, snapshot.content_hash)
     pairs = training_pairs(snapshot, config)
+    if config.lora_r < 0:
+        raise ValueError(f"lora_r must be 0 (off) or a positive rank, not {config.lora_r}")
+    # A LoRA run keeps its base where it was read; only its adapters sit in ``out``.
     model, tokenizer = load_model(
-        out if resumed else resolve_base(config.base_model),
+        out if resumed and not config.lora_r else resolve_base(config.base_model),
         disable_dropout=config.disable_dropout,
     )
+    if config.lora_r and resumed:
+        model = lora.load_adapters(model, out)
+    elif config.lora_r:
+        model = lora.add_adapters(model, config)
     encoder = SequenceEncoder(
         tokenizer, _model_window(model, tokenizer, config.max_length), config.format
     )
@@ -380,6 +389,7 @@ def train(
         "n_train": len(train_examples),
         "n_eval": len(eval_examples),
         "truncation": {"train": truncation.as_dict(), "eval": eval_truncation.as_dict()},
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "device": str(device),
         "precision": precision,
         "train_seconds": run.train_seconds,
@@ -388,6 +398,9 @@ def train(
     if stopped:
         _save_state(run, info, model, tokenizer)
         return TrainResult(out, False, summary)
+    if config.lora_r:
+        model = lora.merge_adapters(model)
+        shutil.rmtree(out / lora.ADAPTER_FOLDER, ignore_errors=True)
     _save_model(dataclasses.replace(info, complete=True), model, tokenizer)
     (out / METRICS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (out / STATE_FILE).unlink(missing_ok=True)
@@ -426,7 +439,12 @@ def _save_state(
     run: _Run, info: CheckpointInfo, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
 ) -> None:
     """Everything ``--resume`` needs, written before the info that points to it."""
-    _save_model(dataclasses.replace(info, complete=False), model, tokenizer)
+    incomplete = dataclasses.replace(info, complete=False)
+    if info.config.lora_r:  # the adapters alone: the base is read again from where it was
+        lora.save_adapters(model, _mkdir(info.folder))
+        incomplete.write()
+    else:
+        _save_model(incomplete, model, tokenizer)
     torch.save(run.state(), info.folder / STATE_FILE)
 
 

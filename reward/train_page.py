@@ -70,6 +70,7 @@ def _start() -> None:
             learning_rate=float(state["train_learning_rate"]),
             max_length=int(state["train_max_length"]),
             eval_fraction=float(state["train_eval_fraction"]),
+            lora_r=int(state["train_lora_r"]),
             progress_bar=False,
         )
     except (TypeError, ValueError) as problem:
@@ -115,6 +116,7 @@ def _settings_form(busy: bool) -> None:
             key="train_eval_fraction",
             help=field_help("eval_fraction"),
         )
+        right.number_input("LoRA rank", 0, 1024, 0, key="train_lora_r", help=field_help("lora_r"))
         st.form_submit_button("Start training", type="primary", on_click=_start, disabled=busy)
 
 
