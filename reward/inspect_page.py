@@ -13,11 +13,12 @@ import streamlit as st
 from data.export import MANIFEST_FILE
 from data.workspace import Workspace
 from labeling import signin_page as session
+from labeling.blind_spots import MIN_VOTES
 from labeling.render import cap, safe_markdown
 from reward import views
 from reward.attribution import occlusion
 from reward.checkpoint import CheckpointInfo, read_info
-from reward.inspection import inspect_model
+from reward.inspection import evaluation_pairs, inspect_model
 from reward.model import RewardModelError
 from reward.score import RewardScorer
 from reward.snapshot import load_snapshot
@@ -63,9 +64,7 @@ def _report(
 ) -> dict[str, Any]:
     info = read_info(checkpoint)
     loaded = load_snapshot(snapshot)
-    pair_ids, described = (
-        views.evaluation_pairs(info, loaded) if split == "eval" else (None, "all pairs")
-    )
+    pair_ids, described = evaluation_pairs(info, loaded) if split == "eval" else (None, "all pairs")
     report = inspect_model(
         _scorer(checkpoint, created_at),
         loaded,
@@ -114,6 +113,29 @@ def _summary(report: dict[str, Any]) -> None:
         help=f"On {gold['n']} gold pairs; the votes: {_percent(gold['votes'])}",
     )
     st.dataframe(pl.DataFrame(report["accuracy"]["by_category"]), hide_index=True)
+
+
+def _inherited(report: dict[str, Any]) -> None:
+    st.subheader("The raters' blind spots, tested on the model")
+    table = views.side_by_side_table(report)
+    if report["side_by_side"] is None:
+        st.info("The snapshot holds no votes to compare the model with.")
+        return
+    if not report["side_by_side"]["model"]:
+        st.info(
+            f"Too few pairs to test the model: each test needs {MIN_VOTES} of its decisive "
+            "votes. Inspect all pairs instead of the held-out ones."
+        )
+    st.caption(
+        "The model votes for the side it rewards more; the audit's own length, Markdown, "
+        "category and gold tests run on those votes beside the raters' (effects as in the "
+        "audit; q is the Benjamini-Hochberg adjusted p over model and raters)."
+    )
+    for shared in report["side_by_side"]["inherited"]:
+        st.warning(safe_markdown(shared["message"]))
+    if not report["side_by_side"]["inherited"]:
+        st.success("The model shares none of the raters' flagged blind spots.")
+    st.dataframe(table, hide_index=True)
 
 
 def _divergences(report: dict[str, Any]) -> None:
@@ -209,6 +231,7 @@ def main() -> None:
         "with them (flagged) has learned the surface feature."
     )
     st.dataframe(views.probe_table(report), hide_index=True)
+    _inherited(report)
     _divergences(report)
     _attribution_view(checkpoint, info, snapshot, report)
 

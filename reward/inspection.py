@@ -17,14 +17,15 @@ from typing import Any
 import polars as pl
 
 from reward import metrics
-from reward.checkpoint import read_info
+from reward.checkpoint import CheckpointInfo, read_info
 from reward.config import InspectConfig
+from reward.inherited import inherited, side_by_side
 from reward.model import RewardModelError
 from reward.probes import ProbeResult, run_probes
 from reward.score import RewardScorer, Scorer, score_pairs
 from reward.snapshot import Snapshot, SnapshotError, load_snapshot, pairs_from_preferences
 
-__all__ = ["build_report", "format_report", "inspect_model", "main"]
+__all__ = ["build_report", "evaluation_pairs", "format_report", "inspect_model", "main"]
 
 BREAKDOWNS = {"category": "category", "model_pair": "model_pair", "agreement": "agreement_bin"}
 
@@ -53,12 +54,17 @@ def build_report(
     confident: float = 0.8,
     flagged_raters: Sequence[str] = (),
     max_divergences: int = 50,
+    model_id: str = "model",
+    rater_pairs: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The inspection report from ``frames.PREFERENCES`` rows, their scores (``pair_id,
     reward_a, reward_b``), optionally ``frames.JUDGMENTS`` and probe results.
 
     ``ceiling`` is the mean agreement (see ``reward.metrics``); ``accuracy`` has ``overall``,
-    one table per breakdown (category, model pair, agreement bin) and ``gold``.
+    one table per breakdown (category, model pair, agreement bin) and ``gold``. With
+    judgments, ``side_by_side`` tests the model for the raters' blind spots
+    (``reward.inherited``); ``rater_pairs`` (``frames.PAIRS``, default: the scored pairs) are
+    the pairs whose votes the raters' own tests use.
     """
     evaluated = metrics.evaluate_scores(preferences, scores)
     table = metrics.calibration(evaluated)
@@ -81,7 +87,39 @@ def build_report(
         "probes": [_clean(result.as_dict()) for result in probes],
         "divergences": _records(per_kind),
         "divergence_counts": dict(found["kind"].value_counts().iter_rows()),
+        "side_by_side": _side_by_side(preferences, scores, judgments, model_id, rater_pairs),
     }
+
+
+def _side_by_side(
+    preferences: pl.DataFrame,
+    scores: pl.DataFrame,
+    judgments: pl.DataFrame | None,
+    model_id: str,
+    rater_pairs: pl.DataFrame | None,
+) -> dict[str, Any] | None:
+    if judgments is None or judgments.is_empty():
+        return None
+    model_rater = f"model:{model_id}"
+    pairs = pairs_from_preferences(preferences) if rater_pairs is None else rater_pairs
+    findings = side_by_side(pairs, judgments, scores, model_rater)
+    return {
+        "model_rater_id": model_rater,
+        "model": _records(findings.filter(pl.col("is_model")).drop("is_model")),
+        "raters": _records(
+            findings.filter(~pl.col("is_model") & pl.col("flagged")).drop("is_model")
+        ),
+        "inherited": _clean(inherited(findings, model_rater)),
+    }
+
+
+def evaluation_pairs(info: CheckpointInfo, snapshot: Snapshot) -> tuple[list[str] | None, str]:
+    """The pairs to inspect and how to describe them: the pairs held out in training when
+    ``snapshot`` is the one the model was trained on, else every pair (None)."""
+    if info.snapshot_hash != snapshot.content_hash:
+        return None, "all pairs (not the snapshot the model was trained on)"
+    held = info.split().filter(pl.col("is_eval"))["pair_id"].to_list()
+    return held, "pairs held out in training"
 
 
 def inspect_model(
@@ -116,6 +154,8 @@ def inspect_model(
         probes,
         confident=confident,
         flagged_raters=flagged_raters,
+        model_id=model_id,
+        rater_pairs=pairs_from_preferences(snapshot.preferences),
     )
     return {"model_id": model_id, "snapshot_hash": snapshot.content_hash, **report}
 
@@ -156,6 +196,17 @@ def format_report(report: dict[str, Any]) -> str:
             for p in report["probes"]
         ]
     lines.append(f"divergences: {report['divergence_counts'] or 'none'}")
+    side = report.get("side_by_side")
+    if side:
+        lines.append("the raters' blind spots, tested on the model (q: BH-adjusted p):")
+        lines += [
+            f"  {row['kind']:<9} {row['slice']:<16} effect {row['effect']:+.3f}"
+            f"  q {row['q_value']:.2g}"
+            f"  n={row['n']}{'  FLAGGED' if row['flagged'] else ''}"
+            for row in side["model"]
+            if row["effect"] is not None and row["q_value"] is not None
+        ]
+        lines += [f"  {shared['message']}" for shared in side["inherited"]]
     return "\n".join(lines)
 
 
@@ -175,13 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SnapshotError, RewardModelError, ValueError) as error:
         print(f"intentgap inspect: {error}", file=sys.stderr)
         return 2
-    pair_ids, split = None, "all pairs"
-    if config.split == "eval":
-        if info.snapshot_hash == snapshot.content_hash:
-            held = info.split().filter(pl.col("is_eval"))["pair_id"].to_list()
-            pair_ids, split = held, "pairs held out in training"
-        else:
-            split = "all pairs (not the snapshot the model was trained on)"
+    pair_ids, split = (
+        evaluation_pairs(info, snapshot) if config.split == "eval" else (None, "all pairs")
+    )
     report = inspect_model(
         scorer,
         snapshot,

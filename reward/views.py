@@ -13,9 +13,7 @@ from typing import Any
 import altair as alt
 import polars as pl
 
-from reward.checkpoint import CheckpointInfo
 from reward.config import TrainConfig
-from reward.snapshot import Snapshot
 from reward.train import TrainProgress, TrainResult, train
 
 __all__ = [
@@ -24,9 +22,9 @@ __all__ = [
     "calibration_chart",
     "divergence_table",
     "divergence_votes",
-    "evaluation_pairs",
     "field_help",
     "probe_table",
+    "side_by_side_table",
 ]
 
 
@@ -112,15 +110,6 @@ class TrainingJob:
 # -- inspection --------------------------------------------------------------------------------
 
 
-def evaluation_pairs(info: CheckpointInfo, snapshot: Snapshot) -> tuple[list[str] | None, str]:
-    """The pairs to inspect and how to describe them: the pairs held out in training when
-    ``snapshot`` is the one the model was trained on, else every pair (None)."""
-    if info.snapshot_hash != snapshot.content_hash:
-        return None, "all pairs (not the snapshot the model was trained on)"
-    held = info.split().filter(pl.col("is_eval"))["pair_id"].to_list()
-    return held, "pairs held out in training"
-
-
 def calibration_chart(bins: Sequence[dict[str, Any]]) -> alt.LayerChart:
     """Reliability diagram of a report's ``calibration.bins``: mean predicted P(a wins)
     against the observed vote share for a, point size by pairs, with the diagonal."""
@@ -186,6 +175,31 @@ def divergence_votes(row: dict[str, Any]) -> pl.DataFrame:
     """The votes of one divergence row: ``rater_id, choice, rationale``."""
     schema = {"rater_id": pl.String(), "choice": pl.String(), "rationale": pl.String()}
     return pl.DataFrame(list(row.get("votes") or []), schema=schema)
+
+
+_SIDE_COLUMNS = {
+    "who": pl.String(),
+    "kind": pl.String(),
+    "slice": pl.String(),
+    "effect": pl.Float64(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+    "q_value": pl.Float64(),
+    "n": pl.Int64(),
+    "flagged": pl.Boolean(),
+}
+
+
+def side_by_side_table(report: dict[str, Any]) -> pl.DataFrame:
+    """The model's blind-spot tests, then the raters' flagged findings of the same kinds:
+    ``who, kind, slice, effect, ci_low, ci_high, q_value, n, flagged`` (``who`` is
+    ``model`` or the rater's id); empty without judgments."""
+    side = report.get("side_by_side") or {"model": [], "raters": []}
+    rows = [{**row, "who": "model"} for row in side["model"]] + [
+        {**row, "who": row["rater_id"]} for row in side["raters"]
+    ]
+    picked = [{k: row.get(k) for k in _SIDE_COLUMNS} for row in rows]
+    return pl.DataFrame(picked, schema=_SIDE_COLUMNS)
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|:~$&=\"'])")

@@ -157,7 +157,15 @@ def test_inspect_a_tiny_checkpoint(trained_workspace: Workspace) -> None:
     probes = at.dataframe[1].value
     assert probes["name"].tolist()[:2] == ["length", "flattery"]
     assert (probes["n"] == 8).all()
+    assert "The raters' blind spots, tested on the model" in [h.value for h in at.subheader]
+    assert "Too few pairs to test the model" in texts(at), "12 held-out pairs"
     assert len(at.get("vega_lite_chart")) == 1, "the reliability plot"
     highlighted = at.markdown[-1].value
     assert "-background[" in highlighted, "some words carry the reward"
     assert "<" not in highlighted
+
+    at.radio(key="inspect_split").set_value("all")
+    at = click(at, "Run inspection")
+    assert not at.exception and not at.error
+    side = at.dataframe[2].value
+    assert {"length", "style"} <= set(side.loc[side["who"] == "model", "kind"])

@@ -22,6 +22,12 @@ def test_the_json_report_has_every_section(
     report = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == report
     assert {"accuracy", "ceiling", "calibration", "probes", "divergences"} <= set(report)
+    side = report["side_by_side"]
+    assert side["model_rater_id"] == f"model:{checkpoint.name}"
+    assert set(side) == {"model_rater_id", "model", "raters", "inherited"}
+    assert side["model"] == [], (
+        "too few held-out pairs to test the model (tested in test_inherited)"
+    )
     held_out = pl.read_parquet(checkpoint / "split.parquet").filter("is_eval")
     assert report["split"] == "pairs held out in training"
     assert report["n_pairs"] == report["accuracy"]["overall"]["n"] == held_out.height

@@ -1,0 +1,120 @@
+"""The raters' blind spots tested on the reward model too, side by side.
+
+The model votes on every scored pair for the side it rewards more, and that vote goes through
+the audit's own checks (``labeling.blind_spots``) beside every rater's votes: the same
+regression of choice on length and Markdown against the reference, the same category and
+gold slices, one Benjamini-Hochberg correction over model and raters together. A flagged
+model finding that a flagged rater shares (same kind, slice and direction) reads as "the model
+may have inherited r05's length blind spot": the votes it learned from carried it.
+
+Position, speed, ties, principles and drift have no meaning for a model (the A/B swap probe
+tests position), so those checks are left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from data import frames
+from labeling.blind_spots import (
+    audit_votes,
+    benjamini_hochberg,
+    check_category,
+    check_gold,
+    check_length,
+    check_style,
+)
+
+__all__ = ["MODEL_CHECKS", "inherited", "model_votes", "side_by_side"]
+
+MODEL_CHECKS = (check_length, check_style, check_category, check_gold)
+
+
+def model_votes(scores: pl.DataFrame, rater_id: str) -> pl.DataFrame:
+    """The model as a rater: ``frames.JUDGMENTS`` rows choosing the side with the higher
+    reward (``tie`` when equal) from ``pair_id, reward_a, reward_b``."""
+    choice = (
+        pl.when(pl.col("reward_a") > pl.col("reward_b"))
+        .then(pl.lit("a"))
+        .when(pl.col("reward_a") < pl.col("reward_b"))
+        .then(pl.lit("b"))
+        .otherwise(pl.lit("tie"))
+    )
+    votes = scores.select(
+        "pair_id",
+        pl.lit(rater_id).alias("rater_id"),
+        choice.alias("choice"),
+        pl.concat_str(pl.lit(rater_id + ":"), "pair_id").alias("submission_id"),
+        pl.lit(0).alias("round"),
+    )
+    return frames.conform(votes, frames.JUDGMENTS)
+
+
+def side_by_side(
+    pairs: pl.DataFrame,
+    judgments: pl.DataFrame,
+    scores: pl.DataFrame,
+    model_rater: str,
+    *,
+    alpha: float = 0.05,
+) -> pl.DataFrame:
+    """``labeling.blind_spots.FINDINGS`` for the model (as ``model_rater``) and every rater.
+
+    Consumes ``frames.PAIRS`` (every pair the raters voted on, so their tests use all their
+    votes), ``frames.JUDGMENTS`` and the model's scores on some of those pairs. The model's
+    reference is the raters' majority (or gold); the raters' references never include the
+    model's vote. Adds ``is_model``.
+    """
+    judgments = frames.conform(judgments, frames.JUDGMENTS).filter(
+        pl.col("choice").is_not_null() & (pl.col("rater_id") != model_rater)
+    )
+    raters = audit_votes(judgments, pairs)
+    voted = pl.concat([judgments, model_votes(scores, model_rater)])
+    model = audit_votes(voted, pairs).filter(pl.col("rater_id") == model_rater)
+    votes = pl.concat([raters, model])
+    found = pl.concat([check(votes) for check in MODEL_CHECKS], how="vertical")
+    q_value = benjamini_hochberg(found.get_column("p_value").fill_null(np.nan).to_numpy())
+    return (
+        found.with_columns(pl.Series("q_value", q_value))
+        .with_columns(
+            (pl.col("q_value") < alpha).fill_null(False).alias("flagged"),
+            (pl.col("rater_id") == model_rater).alias("is_model"),
+        )
+        .sort(["is_model", "q_value", "rater_id"], descending=[True, False, False], nulls_last=True)
+    )
+
+
+def inherited(findings: pl.DataFrame, model_rater: str) -> list[dict[str, Any]]:
+    """The model's flagged findings that flagged raters share (same kind, slice and sign of
+    effect): ``kind, slice, effect, raters`` (``rater_id, effect`` each) and a sentence."""
+    flagged = findings.filter(pl.col("flagged"))
+    model = flagged.filter(pl.col("rater_id") == model_rater)
+    raters = flagged.filter(pl.col("rater_id") != model_rater)
+    shared = []
+    for row in model.iter_rows(named=True):
+        same = raters.filter(
+            (pl.col("kind") == row["kind"])
+            & (pl.col("slice") == row["slice"])
+            & (pl.col("effect").sign() == np.sign(row["effect"]))
+        ).sort("q_value")
+        if same.is_empty():
+            continue
+        who = same.select("rater_id", "effect").to_dicts()
+        names = ", ".join(str(r["rater_id"]) for r in who)
+        effects = ", ".join(f"{r['rater_id']} {r['effect']:+.2f}" for r in who)
+        shared.append(
+            {
+                "kind": row["kind"],
+                "slice": row["slice"],
+                "effect": row["effect"],
+                "raters": who,
+                "message": (
+                    f"The model may have inherited the {row['kind']} blind spot of {names} "
+                    f"({row['slice']}): effect {row['effect']:+.2f} against {effects}."
+                ),
+            }
+        )
+    return shared
