@@ -22,6 +22,7 @@ BENCHMARKS = {
     "audit_stats": "bench.bench_audit_stats",
     "audit": "bench.bench_audit",
     "reward": "bench.bench_reward",
+    "reward_accuracy": "bench.bench_reward_accuracy",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

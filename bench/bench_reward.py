@@ -286,6 +286,9 @@ def accuracy(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         batch_size=args.batch_size,
         max_pairs=args.accuracy_pairs,
         precision=args.accuracy_precision,
+        epochs=args.accuracy_epochs,
+        eval_fraction=args.accuracy_eval_fraction,
+        progress_bar=False,
     )
     started = time.perf_counter()
     trained = train(config)
@@ -360,6 +363,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--only-accuracy", action="store_true", help="only the accuracy run")
     parser.add_argument("--accuracy-pairs", type=int, default=None)
     parser.add_argument("--accuracy-precision", default="auto")
+    parser.add_argument("--accuracy-epochs", type=int, default=2)
+    parser.add_argument("--accuracy-eval-fraction", type=float, default=0.2)
     return parser
 
 

@@ -112,7 +112,11 @@ def _summary(report: dict[str, Any]) -> None:
         _percent(gold["model"]),
         help=f"On {gold['n']} gold pairs; the votes: {_percent(gold['votes'])}",
     )
-    st.dataframe(pl.DataFrame(report["accuracy"]["by_category"]), hide_index=True)
+    for name in ("category", "principle"):
+        rows = report["accuracy"][f"by_{name}"]
+        if rows:
+            st.caption(f"By {name}" + (" the votes cited" if name == "principle" else ""))
+            st.dataframe(pl.DataFrame(rows), hide_index=True)
 
 
 def _inherited(report: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from data import frames
 from reward import metrics
 from reward.checkpoint import CheckpointInfo, read_info
 from reward.config import InspectConfig
@@ -61,7 +62,8 @@ def build_report(
     reward_a, reward_b``), optionally ``frames.JUDGMENTS`` and probe results.
 
     ``ceiling`` is the mean agreement (see ``reward.metrics``); ``accuracy`` has ``overall``,
-    one table per breakdown (category, model pair, agreement bin) and ``gold``. With
+    one table per breakdown (category, model pair, agreement bin, and the principles the
+    votes cited) and ``gold``. With
     judgments, ``side_by_side`` tests the model for the raters' blind spots
     (``reward.inherited``); ``rater_pairs`` (``frames.PAIRS``, default: the scored pairs) are
     the pairs whose votes the raters' own tests use.
@@ -75,6 +77,13 @@ def build_report(
     accuracy: dict[str, Any] = {"overall": _records(metrics.accuracy(evaluated))[0]}
     for name, column in BREAKDOWNS.items():
         accuracy[f"by_{name}"] = _records(metrics.accuracy(evaluated, by=column))
+    accuracy["by_principle"] = (
+        []
+        if judgments is None
+        else _records(
+            metrics.accuracy_by_principle(evaluated, frames.conform(judgments, frames.JUDGMENTS))
+        )
+    )
     accuracy["gold"] = _clean(metrics.gold_accuracy(evaluated))
     return {
         "n_pairs": evaluated.height,
@@ -179,12 +188,12 @@ def format_report(report: dict[str, Any]) -> str:
         f" (the votes: {_percent(gold['votes'])})",
         f"calibration: ECE {report['calibration']['ece']}",
     ]
-    for name in BREAKDOWNS:
+    for name, column in {**BREAKDOWNS, "principle": "principle"}.items():
         rows = report["accuracy"][f"by_{name}"]
         if len(rows) > 1:
             lines.append(f"by {name}:")
             lines += [
-                f"  {row[BREAKDOWNS[name]]}: {_percent(row['accuracy'])} (n={row['n']},"
+                f"  {row[column]}: {_percent(row['accuracy'])} (n={row['n']},"
                 f" ceiling {_percent(row['ceiling'])})"
                 for row in rows[:10]
             ]

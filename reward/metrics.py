@@ -106,6 +106,19 @@ def accuracy(evaluated: pl.DataFrame, by: str | None = None) -> pl.DataFrame:
     )
 
 
+def accuracy_by_principle(evaluated: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
+    """``accuracy`` per principle the votes on a pair cited (``frames.JUDGMENTS``'
+    ``principles``): a pair is in the slice of every principle any of its votes cited, as in
+    the audit's agreement by principle. Pairs whose votes cite none are left out."""
+    cited = (
+        judgments.select("pair_id", pl.col("principles").list.unique().alias("principle"))
+        .explode("principle")
+        .drop_nulls()
+        .unique()
+    )
+    return accuracy(evaluated.join(cited, on="pair_id"), by="principle")
+
+
 def gold_accuracy(evaluated: pl.DataFrame) -> dict[str, float | int]:
     """Against the intended answer, on pairs whose ``gold`` is ``a`` or ``b``: the model's
     accuracy beside the votes' (their ``chosen_side``) on the same pairs."""

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -66,6 +67,12 @@ def rerun_until(at: AppTest, done: str, deadline_s: float = 120.0) -> AppTest:
         time.sleep(0.5)
         at.run()
     return at
+
+
+def table_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The one table on the page that has ``column``."""
+    (table,) = [d.value for d in at.dataframe if column in d.value.columns]
+    return table
 
 
 @pytest.mark.parametrize("path", REWARD_PAGES)
@@ -154,7 +161,7 @@ def test_inspect_a_tiny_checkpoint(trained_workspace: Workspace) -> None:
         "Accuracy vs gold",
     ]
     assert "pairs held out in training" in texts(at)
-    probes = at.dataframe[1].value
+    probes = table_with(at, "flip_rate")
     assert probes["name"].tolist()[:2] == ["length", "flattery"]
     assert (probes["n"] == 8).all()
     assert "The raters' blind spots, tested on the model" in [h.value for h in at.subheader]
@@ -167,5 +174,5 @@ def test_inspect_a_tiny_checkpoint(trained_workspace: Workspace) -> None:
     at.radio(key="inspect_split").set_value("all")
     at = click(at, "Run inspection")
     assert not at.exception and not at.error
-    side = at.dataframe[2].value
+    side = table_with(at, "who")
     assert {"length", "style"} <= set(side.loc[side["who"] == "model", "kind"])

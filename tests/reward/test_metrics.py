@@ -86,6 +86,34 @@ def test_accuracy_overall_and_by_category_against_the_ceiling(evaluated: pl.Data
     ]
 
 
+def test_accuracy_by_the_principles_the_votes_cited(
+    evaluated: pl.DataFrame, judgments: pl.DataFrame
+) -> None:
+    cited = {
+        ("p1", "r1"): ["honesty"],
+        ("p1", "r2"): ["honesty", "harmlessness"],
+        ("p2", "r3"): ["honesty"],
+        ("p4", "r1"): ["harmlessness"],
+        ("p4", "r2"): ["harmlessness", "harmlessness"],
+    }
+    judgments = judgments.with_columns(
+        pl.Series(
+            "principles",
+            [
+                cited.get((row["pair_id"], row["rater_id"]))
+                for row in judgments.iter_rows(named=True)
+            ],
+            dtype=pl.List(pl.String()),
+        )
+    )
+    table = metrics.accuracy_by_principle(evaluated, judgments)
+    # p1 (wrong) and p2 (wrong) cite honesty; p1 and p4 (right) cite harmlessness, p4 once.
+    assert table.select("principle", "n", "n_decided", "accuracy").rows() == [
+        ("harmlessness", 2, 2, 0.5),
+        ("honesty", 2, 2, 0.0),
+    ]
+
+
 def test_gold_accuracy_is_reported_beside_the_votes(evaluated: pl.DataFrame) -> None:
     assert metrics.gold_accuracy(evaluated) == {"n": 1, "model": 0.0, "votes": 0.0}
 
