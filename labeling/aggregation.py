@@ -25,6 +25,7 @@ import numpy.typing as npt
 import polars as pl
 
 from data import frames
+from labeling.memo import remember_last
 
 __all__ = [
     "STYLE_FEATURES",
@@ -55,6 +56,7 @@ ELO_BASE = 1000.0
 ELO_SCALE = 400.0 / math.log(10.0)
 
 
+@remember_last  # the audit's blind spots and leaderboard read the same pairs' features
 def response_features(pairs: pl.DataFrame) -> pl.DataFrame:
     """Length and Markdown covariates of each pair, "response a minus response b".
 
@@ -569,7 +571,7 @@ class BradleyTerry:
         games = self._games(judgments, pairs, covariates)
         if games.height == 0:
             raise ValueError("no votes between two different named models to rank")
-        models = sorted(set(games.get_column("model_a")) | set(games.get_column("model_b")))
+        models = pl.concat([games["model_a"], games["model_b"]]).unique().sort().to_list()
         cells = self._cells(games, models, covariates)
         with_ties = bool(cells.ties.sum() > 0)
         problem = _PairedComparisons(self.ties, len(models), len(covariates), self.ridge)

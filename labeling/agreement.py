@@ -28,7 +28,6 @@ bootstrap) are NaN in a ``Coefficient`` and null in frames.
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -39,6 +38,7 @@ import numpy.typing as npt
 import polars as pl
 
 from data import frames
+from labeling.memo import remember_last
 
 __all__ = [
     "Coefficient",
@@ -198,24 +198,11 @@ class _Coded:
         return replace(self, frame=latest)
 
 
-# An audit asks for several coefficients of the same votes: keep the last coding, keyed
-# weakly on the frames it came from, so it is computed once (~0.6 s at a million votes).
-_last_coded: list[tuple[weakref.ref[pl.DataFrame], weakref.ref[pl.DataFrame] | None, _Coded]] = []
-
-
+# An audit asks for several coefficients of the same votes: code them once (~0.6 s at a
+# million votes).
+@remember_last
 def _coded(judgments: pl.DataFrame, pairs: pl.DataFrame | None) -> _Coded:
-    for votes_ref, pairs_ref, coded in _last_coded:
-        cached_pairs = None if pairs_ref is None else pairs_ref()
-        if (
-            votes_ref() is judgments
-            and (pairs_ref is None) == (pairs is None)
-            and (cached_pairs is pairs)
-        ):
-            return coded
-    coded = _code(judgments, pairs)
-    pairs_ref = None if pairs is None else weakref.ref(pairs)
-    _last_coded[:] = [(weakref.ref(judgments), pairs_ref, coded)]
-    return coded
+    return _code(judgments, pairs)
 
 
 def _code(judgments: pl.DataFrame, pairs: pl.DataFrame | None) -> _Coded:

@@ -87,13 +87,14 @@ def audit_report(
     flagged = findings.filter(pl.col("flagged"))
     item_judgments, item_pairs = _on_items(votes, pairs)
     disputed = pair_agreement(item_judgments) if votes.height else None
+    n_models = _model_count(pairs, votes)
     summary: dict[str, object] = {
         "n_pairs": pairs.height,
         "n_judgments": votes.height,
         "n_raters": votes["rater_id"].n_unique(),
         "n_source_raters": sum(kind == "source" for kind in kinds.values()),
         "n_items": 0 if disputed is None else disputed.height,
-        "n_models": _model_count(pairs, votes),
+        "n_models": n_models,
         "has_gold": bool(pairs["gold"].is_not_null().any()),
         "n_boot": n_boot,
         "seed": seed,
@@ -108,7 +109,11 @@ def audit_report(
         ),
         "raters": _raters(votes, pairs, kinds, flagged),
         "blind_spots": [_finding(row) for row in flagged.iter_rows(named=True)],
-        "leaderboard": _leaderboard(votes, pairs, n_boot=n_boot, seed=seed, notes=notes),
+        "leaderboard": (
+            _leaderboard(votes, pairs, n_boot=n_boot, seed=seed, notes=notes)
+            if n_models >= 2
+            else []
+        ),
         "disputed_pairs": _disputed(disputed, pairs),
     }
     plain = _plain(report)
@@ -290,15 +295,13 @@ def _finding(row: Mapping[str, Any]) -> dict[str, object]:
 def _leaderboard(
     votes: pl.DataFrame, pairs: pl.DataFrame, *, n_boot: int, seed: int, notes: list[str]
 ) -> list[dict[str, object]]:
-    """Bradley-Terry scores, plain and style-controlled; empty without two named models."""
-    if _model_count(pairs, votes) < 2:
-        return []
+    """Bradley-Terry scores, plain and style-controlled (for two named models or more)."""
     boot = min(n_boot, LEADERBOARD_MAX_BOOT)
     if boot < n_boot:
         notes.append(f"leaderboard intervals use {boot} resamples")
-    voted = pairs.join(votes.select("pair_id").unique(), on="pair_id", how="semi")
-    # A covariate equal on every pair (responses of one length, no Markdown) cannot be fitted.
-    features = response_features(voted)
+    # A covariate equal on every voted pair (responses of one length, no Markdown) cannot be
+    # fitted. (The features of all pairs are those the blind-spot checks computed already.)
+    features = response_features(pairs).join(votes.select("pair_id"), on="pair_id", how="semi")
     covariates = [name for name in STYLE_COVARIATES if features[name].drop_nulls().n_unique() > 1]
     try:
         table = leaderboard(votes, pairs, style_covariates=covariates, n_boot=boot, seed=seed)

@@ -29,7 +29,6 @@ reason to doubt a pair's label, sorted by how many fired.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -39,6 +38,7 @@ import polars as pl
 from scipy import special, stats
 
 from labeling.aggregation import MajorityVote, leave_one_out_consensus, response_features
+from labeling.memo import remember_last
 
 __all__ = [
     "ALL_CHECKS",
@@ -340,18 +340,10 @@ class _ChoiceModel:
     n: IntArray
 
 
-# check_length and check_style read the same regression: keep the last fit, keyed weakly on
-# the votes frame it came from, so running both costs one fit.
-_last_choice_model: list[tuple[weakref.ref[pl.DataFrame], _ChoiceModel]] = []
-
-
+# check_length and check_style read the same regression: running both costs one fit.
+@remember_last
 def _choice_model(votes: pl.DataFrame) -> _ChoiceModel:
-    for source, fitted in _last_choice_model:
-        if source() is votes:
-            return fitted
-    fitted = _fit_choice_model(votes)
-    _last_choice_model[:] = [(weakref.ref(votes), fitted)]
-    return fitted
+    return _fit_choice_model(votes)
 
 
 def _fit_choice_model(votes: pl.DataFrame) -> _ChoiceModel:

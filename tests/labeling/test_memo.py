@@ -1,0 +1,54 @@
+"""``remember_last``: the same frame objects in a row compute once; anything else recomputes."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Callable
+
+import polars as pl
+
+from labeling.memo import remember_last
+
+
+def counting() -> tuple[list[int], Callable[..., int]]:
+    calls: list[int] = []
+
+    @remember_last
+    def height(frame: pl.DataFrame, other: pl.DataFrame | None = None) -> int:
+        calls.append(1)
+        return frame.height + (0 if other is None else other.height)
+
+    return calls, height
+
+
+def test_the_same_frames_in_a_row_compute_once() -> None:
+    calls, height = counting()
+    frame, other = pl.DataFrame({"x": [1, 2]}), pl.DataFrame({"x": [3]})
+    assert height(frame, other) == height(frame, other) == 3
+    assert len(calls) == 1
+    assert height(frame, None) == 2
+    assert height(frame, None) == 2
+    assert len(calls) == 2
+
+
+def test_an_equal_but_other_frame_recomputes_and_only_the_last_is_kept() -> None:
+    calls, height = counting()
+    first, second = pl.DataFrame({"x": [1]}), pl.DataFrame({"x": [1]})
+    height(first)
+    height(second)
+    height(first)
+    assert len(calls) == 3
+
+
+def test_a_frame_that_is_gone_is_not_kept_alive() -> None:
+    calls, height = counting()
+    frame = pl.DataFrame({"x": [1, 2, 3]})
+    height(frame)
+    collected: list[bool] = []
+    watcher = weakref.ref(frame, lambda _: collected.append(True))
+    del frame
+    gc.collect()
+    assert collected and watcher() is None
+    assert height(pl.DataFrame({"x": [1]})) == 1
+    assert len(calls) == 2
