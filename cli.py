@@ -130,6 +130,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         min_agreement=args.min_agreement,
         ties=args.ties,
         include_gold=not args.no_gold,
+        posterior=args.posterior,
     )
     with _open_store(Workspace.resolve(args.workspace)) as store:
         manifest = export_snapshot(
@@ -261,6 +262,11 @@ def make_parser() -> argparse.ArgumentParser:
     exp.add_argument("--min-judgments", type=int, default=1)
     exp.add_argument("--min-agreement", type=float, default=0.0)
     exp.add_argument("--ties", choices=["drop", "soft"], default="drop")
+    exp.add_argument(
+        "--posterior",
+        action="store_true",
+        help="also fit Dawid-Skene and write its posterior as a soft label (column posterior)",
+    )
     exp.add_argument("--no-gold", action="store_true", help="leave hidden gold items out")
     exp.add_argument("--overwrite", action="store_true")
     exp.set_defaults(run=cmd_export)

@@ -188,6 +188,23 @@ def run(scale: float = 1.0, samples: int = 300) -> list[dict[str, Any]]:
         rows.append(
             _row("export snapshot", "s", ours_export, anchor_export, "COPY judgments TO Parquet")
         )
+        with_posterior = timed(
+            lambda: export_snapshot(
+                store,
+                tmp / "snapshot-posterior",
+                project_id="bench",
+                options=ExportOptions(posterior=True),
+            )
+        )
+        rows.append(
+            _row(
+                "export snapshot with --posterior (Dawid-Skene)",
+                "s",
+                with_posterior,
+                anchor_export,
+                "COPY judgments TO Parquet",
+            )
+        )
         store.close()
         anchor.close()
     for row in rows:

@@ -51,8 +51,9 @@ __all__ = [
 PAIRS_FILE = "pairs.parquet"
 JUDGMENTS_FILE = "judgments.parquet"
 MANIFEST_FILE = "manifest.json"
-#: Version of the folder layout; readers refuse newer ones.
-FORMAT_VERSION = 1
+#: Version of the folder layout and the files' contracts; readers refuse other ones.
+#: 2: pairs.parquet gained ``posterior`` (Dawid-Skene soft label).
+FORMAT_VERSION = 2
 
 #: Each data file, its contract and the sort that makes its rows deterministic.
 _LAYOUT: dict[str, tuple[dict[str, pl.DataType], tuple[str, ...]]] = {
@@ -405,5 +406,11 @@ def _read_manifest(path: Path) -> Manifest:
             path,
             f"format_version {manifest.format_version} is newer than this intentgap reads"
             f" ({FORMAT_VERSION}); upgrade intentgap",
+        )
+    if manifest.format_version < FORMAT_VERSION:
+        raise SnapshotError(
+            path,
+            f"format_version {manifest.format_version} is older than this intentgap reads"
+            f" ({FORMAT_VERSION}); export the snapshot again",
         )
     return manifest

@@ -96,6 +96,7 @@ PREFERENCES: dict[str, pl.DataType] = {
     "chosen_side": pl.String(),
     "margin": pl.Float64(),
     "label": pl.Float64(),  # soft label: share of votes preferring `chosen` (ties count 0.5)
+    "posterior": pl.Float64(),  # Dawid-Skene P(`chosen` is better), ties half; null if not fit
     "n_judgments": pl.Int32(),
     "votes_a": pl.Int32(),
     "votes_b": pl.Int32(),

@@ -26,6 +26,7 @@ def _export(store: Store, project: Project) -> None:
             min_agreement=float(state["export_min_agreement"]),
             ties="soft" if state["export_ties"] == "soft" else "drop",
             include_gold=bool(state["export_include_gold"]),
+            posterior=bool(state["export_posterior"]),
         )
         export_snapshot(store, out_dir, project_id=project.project_id, options=options)
     except (ValueError, FileExistsError) as problem:
@@ -70,6 +71,13 @@ def main() -> None:
             format_func={"drop": "leave tied pairs out", "soft": "keep them (label 0.5)"}.get,
         )
         st.toggle("Include gold pairs", value=True, key="export_include_gold")
+        st.toggle(
+            "Add the Dawid-Skene posterior as a soft label",
+            value=True,
+            key="export_posterior",
+            help="A label that trusts the reliable raters more (column posterior); the "
+            "training page can train on it.",
+        )
         st.form_submit_button(
             "Export snapshot", type="primary", on_click=_export, args=(store, project)
         )

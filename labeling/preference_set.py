@@ -17,6 +17,7 @@ import polars as pl
 
 from data import frames
 from data.export import Manifest, write_snapshot
+from labeling.reliability import DawidSkene
 
 if TYPE_CHECKING:  # reward/ imports this module and must never load the store
     from data.store import Store
@@ -52,6 +53,9 @@ class ExportOptions:
     #: Count a rater once per pair: keep only their lowest ``round`` (repeat rounds exist
     #: to measure test-retest reliability, not to add weight).
     first_round_only: bool = False
+    #: Fit Dawid-Skene on the kept votes and fill ``posterior``, a soft label that trusts the
+    #: reliable raters more (about 0.7 s at a million votes; off, the column is null).
+    posterior: bool = False
 
     def __post_init__(self) -> None:
         # The CLI hands lists; keep the options hashable and comparable.
@@ -117,6 +121,9 @@ def build_preferences(
     - ``agreement`` = votes of the plurality choice (any of the four) / ``n_judgments``.
     - ``margin`` = mean of ``frames.STRENGTH_MARGIN[strength]`` over the votes for the chosen
       side that recorded a strength; 0.0 when none did.
+    - ``posterior`` (with ``options.posterior``): the Dawid-Skene posterior that ``chosen``
+      is the better response, fitted on the kept votes of every pair: (P(chosen side) +
+      0.5 * P(tie)) / (1 - P(both bad)); null otherwise.
     - ``category, gold, is_gold, prompt_messages, metadata`` come from the pair.
 
     >>> pairs = pl.DataFrame({"pair_id": ["p1"], "prompt": ["2+2?"],
@@ -137,6 +144,7 @@ def build_preferences(
     if not options.include_gold:
         candidates = candidates.filter(~pl.col("is_gold").fill_null(False))
     decided = _decide(candidates.join(counts, on="pair_id", how="inner"))
+    decided = _with_posterior(decided, votes, fit=options.posterior)
     kept = decided.filter(
         pl.col("n_judgments") >= options.min_judgments,
         pl.col("agreement") >= options.min_agreement,
@@ -242,6 +250,20 @@ def _count_votes(votes: pl.LazyFrame) -> pl.LazyFrame:
         *(pl.col(f"votes_{c}").sum() for c in frames.CHOICES),
         pl.col("_margin_a").mean(),  # means skip nulls: votes without a strength
         pl.col("_margin_b").mean(),
+    )
+
+
+def _with_posterior(decided: pl.LazyFrame, votes: pl.LazyFrame, *, fit: bool) -> pl.LazyFrame:
+    """``posterior`` from a Dawid-Skene fit of ``votes`` (see build_preferences), or null."""
+    if not fit:
+        return decided.with_columns(pl.lit(None, pl.Float64).alias("posterior"))
+    probas = DawidSkene().fit(votes.collect()).probas_
+    share = {c: pl.col(c) if c in probas.columns else pl.lit(0.0) for c in frames.CHOICES}
+    chosen = pl.when(pl.col("chosen_side") == "b").then(share["b"]).otherwise(share["a"])
+    judged = 1.0 - share["both_bad"]  # "both bad" left out, as in ``label``
+    posterior = pl.when(judged > 0).then((chosen + 0.5 * share["tie"]) / judged)
+    return decided.join(probas.lazy(), on="pair_id", how="left").with_columns(
+        posterior.alias("posterior")
     )
 
 

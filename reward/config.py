@@ -152,16 +152,17 @@ class TrainConfig(CliConfig):
     ties: Literal["soft", "drop"] = _opt(
         "soft", "Tied pairs: 'soft' trains them towards P=0.5, 'drop' leaves them out."
     )
-    labels: Literal["soft", "hard"] = _opt(
+    labels: Literal["soft", "hard", "posterior"] = _opt(
         "soft",
         "Targets: 'soft' is the share of votes preferring `chosen`; 'hard' is 1 for every "
-        "non-tie pair.",
+        "non-tie pair; 'posterior' is the Dawid-Skene posterior (export with --posterior).",
     )
     use_margin: bool = _opt(True, "Subtract the snapshot's strength margin inside the loss.")
     weights: str = _opt(
         "none",
-        "Per-pair loss weights: 'none', 'agreement' (the snapshot column), or a Parquet file "
-        "with columns pair_id, weight (e.g. the audit's Dawid-Skene posterior).",
+        "Per-pair loss weights: 'none', 'agreement' (the snapshot column), 'posterior' (the "
+        "Dawid-Skene probability that `chosen` is better; export with --posterior), or a "
+        "Parquet file with columns pair_id, weight.",
     )
     exclude_raters: tuple[str, ...] = _opt(
         (),

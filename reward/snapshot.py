@@ -104,8 +104,12 @@ def training_pairs(snapshot: Snapshot, config: TrainConfig) -> pl.DataFrame:
         preferences = preferences.head(config.max_pairs)
     if preferences.is_empty():
         raise ValueError(f"snapshot {snapshot.folder} leaves no pairs to train on")
+    if "posterior" in (config.labels, config.weights):
+        _require_posterior(snapshot, preferences)
     hard = pl.when(pl.col("is_tie")).then(0.5).otherwise(1.0)
-    target = pl.col("label") if config.labels == "soft" else hard
+    target = {"soft": pl.col("label"), "hard": hard, "posterior": pl.col("posterior")}[
+        config.labels
+    ]
     margin = pl.col("margin").fill_null(0.0) if config.use_margin else pl.lit(0.0)
     chosen = preferences.with_columns(
         target.cast(pl.Float64).alias("target"),
@@ -116,14 +120,26 @@ def training_pairs(snapshot: Snapshot, config: TrainConfig) -> pl.DataFrame:
     return weighted.select(pl.col(name).cast(dtype) for name, dtype in TRAINING_PAIRS.items())
 
 
+def _require_posterior(snapshot: Snapshot, preferences: pl.DataFrame) -> None:
+    missing = preferences["posterior"].null_count()
+    if missing:
+        raise SnapshotError(
+            snapshot.folder,
+            f"has no Dawid-Skene posterior for {missing} of {preferences.height} pairs: "
+            "export it with --posterior (or the export page's posterior switch)",
+        )
+
+
 def _with_weights(pairs: pl.DataFrame, weights: str) -> pl.DataFrame:
     if weights == "none":
         return pairs.with_columns(pl.lit(1.0).alias("weight"))
-    if weights == "agreement":
-        return pairs.with_columns(pl.col("agreement").alias("weight"))
+    if weights in ("agreement", "posterior"):
+        return pairs.with_columns(pl.col(weights).alias("weight"))
     path = Path(weights)
     if not path.is_file():
-        raise ValueError(f"weights must be 'none', 'agreement' or a Parquet file; {path} is none")
+        raise ValueError(
+            f"weights must be 'none', 'agreement', 'posterior' or a Parquet file; {path} is none"
+        )
     table = pl.read_parquet(path)
     if not {"pair_id", "weight"} <= set(table.columns):
         raise ValueError(f"weights file {path} needs the columns pair_id, weight")

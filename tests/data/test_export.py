@@ -117,7 +117,7 @@ def test_the_folder_holds_two_parquet_files_and_a_manifest(tmp_path: Path) -> No
     }
     assert manifest.options == {"ties": "soft", "exclude_raters": ["r9"]}  # as JSON has it
     assert (manifest.schema_version, manifest.source) == ("0001_initial", "test.duckdb project=toy")
-    assert manifest.format_version == 1
+    assert manifest.format_version == 2
     assert datetime.fromisoformat(manifest.created_at).tzinfo is not None
     assert [(f.name, f.rows) for f in manifest.files] == [(PAIRS_FILE, 3), (JUDGMENTS_FILE, 3)]
     on_disk = json.loads((tmp_path / "snap" / MANIFEST_FILE).read_text(encoding="utf-8"))
@@ -125,7 +125,7 @@ def test_the_folder_holds_two_parquet_files_and_a_manifest(tmp_path: Path) -> No
     # Pinned: the canonical encoding must not drift with library versions; if this changes,
     # every recorded snapshot hash changes meaning.
     assert manifest.content_hash == (
-        "232a407f675d5c087ae0203f095307c92b86c2183d8c322133b08335bc282323"
+        "cbcf67472fc9b6950f76bee2580a8f320e1e09ed4fef079f2bd8d0727f18fdab"
     )
     # Nothing is left beside the snapshot (the staging folder was renamed into place).
     assert [p.name for p in tmp_path.iterdir()] == ["snap"]
@@ -356,6 +356,10 @@ def test_a_missing_or_malformed_manifest_is_refused(snapshot: Path) -> None:
     data["format_version"] = 99
     manifest_path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(SnapshotError, match="format_version 99 is newer"):
+        read_snapshot(snapshot)
+    data["format_version"] = 1
+    manifest_path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(SnapshotError, match=r"format_version 1 is older .* export the snapshot"):
         read_snapshot(snapshot)
 
     manifest_path.unlink()

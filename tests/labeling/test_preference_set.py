@@ -19,6 +19,7 @@ from data.export import read_snapshot
 from data.store import Project, Store, Submission
 from labeling.assignment import Assigner
 from labeling.preference_set import ExportOptions, build_preferences, export_snapshot
+from labeling.reliability import DawidSkene
 
 # Three pairs. p3 is a hidden gold item whose intended answer is 'a'.
 PAIRS = frames.conform(
@@ -130,6 +131,51 @@ def test_output_follows_the_contract_exactly() -> None:
     preferences = build_preferences(PAIRS, votes_frame().reverse(), ExportOptions(ties="soft"))
     assert preferences.schema == pl.Schema(frames.PREFERENCES)
     assert preferences["pair_id"].to_list() == ["p1", "p2", "p3"]
+
+
+def test_the_posterior_is_the_dawid_skene_share_for_the_chosen_side() -> None:
+    votes = votes_frame()
+    off = build_preferences(PAIRS, votes, ExportOptions(ties="soft"))
+    assert off["posterior"].is_null().all(), "not fitted unless asked"
+    on = build_preferences(PAIRS, votes, ExportOptions(ties="soft", posterior=True))
+    probas = DawidSkene().fit(votes).probas_
+    expected = on.join(probas, on="pair_id").select(
+        "pair_id",
+        pl.when(pl.col("chosen_side") == "a").then(pl.col("a")).otherwise(pl.col("b"))
+        + 0.5 * pl.col("tie"),
+    )
+    assert on["posterior"].to_list() == pytest.approx(expected.to_series(1).to_list())
+    assert on.drop("posterior").equals(off.drop("posterior")), "nothing else changes"
+
+
+def test_the_posterior_outweighs_raters_who_always_say_a() -> None:
+    """Two raters pick a whatever the pair; three careful raters agree with each other. On
+    pairs only one careful rater saw, the majority follows the two: the posterior does not."""
+    rows = [
+        (f"q{i:02d}", rater, "a" if i % 2 else "b", None)
+        for i in range(40)
+        for rater in ("careful1", "careful2", "careful3")
+    ]
+    rows += [(f"q{i:02d}", spammer, "a", None) for i in range(50) for spammer in ("s1", "s2")]
+    rows += [(f"q{i:02d}", "careful1", "b", None) for i in range(40, 50)]
+    pairs = frames.conform(
+        pl.DataFrame(
+            {
+                "pair_id": [f"q{i:02d}" for i in range(50)],
+                "prompt": [f"question {i}" for i in range(50)],
+                "response_a": ["x"] * 50,
+                "response_b": ["y"] * 50,
+            }
+        ),
+        frames.PAIRS,
+    )
+    preferences = build_preferences(pairs, votes_frame(rows), ExportOptions(posterior=True))
+    outvoted = preferences.filter(pl.col("pair_id") >= "q40")
+    assert outvoted["chosen_side"].unique().to_list() == ["a"]
+    assert outvoted["label"].unique().to_list() == [pytest.approx(2 / 3)]
+    assert (outvoted["posterior"] < 0.5).all(), "the careful rater's b is believed"
+    agreed = preferences.filter(pl.col("pair_id") < "q40")
+    assert (agreed["posterior"] > 0.9).all()
 
 
 def test_soft_ties_are_kept_with_half_label_and_carry_gold() -> None:

@@ -84,6 +84,7 @@ def write_votes_snapshot(
     *,
     gold: Sequence[str | None] | None = None,
     categories: Sequence[str | None] | None = None,
+    posterior: bool = False,
 ) -> Path:
     """A snapshot folder made the real way: pairs + votes -> build_preferences -> write."""
     n = len(pairs)
@@ -116,7 +117,7 @@ def write_votes_snapshot(
         for rater, choice in pair_votes
     ]
     judgments = frames.conform(pl.DataFrame(votes), frames.JUDGMENTS)
-    options = ExportOptions(ties="soft")
+    options = ExportOptions(ties="soft", posterior=posterior)
     preferences = build_preferences(frames.conform(pair_frame, frames.PAIRS), judgments, options)
     write_snapshot(
         folder,

@@ -50,6 +50,27 @@ def test_weights_from_agreement_or_a_file(make_snapshot: SnapshotMaker, tmp_path
     assert weighted["weight"].to_list() == [0.9, 0.8]
 
 
+def test_the_dawid_skene_posterior_as_target_or_weight(make_snapshot: SnapshotMaker) -> None:
+    folder = make_snapshot(PAIRS, posterior=True)
+    snapshot = load_snapshot(folder)
+    posterior = snapshot.preferences.sort("pair_id")["posterior"].to_list()
+    as_target = training_pairs(snapshot, config(folder, labels="posterior"))
+    assert as_target["target"].to_list() == pytest.approx(posterior)
+    as_weight = training_pairs(snapshot, config(folder, weights="posterior"))
+    assert as_weight["weight"].to_list() == pytest.approx(posterior)
+    assert as_weight["target"].to_list() == pytest.approx([2 / 3, 1.0, 0.5, 0.5])
+    # Leaving a rater out fits the posterior again on the remaining votes.
+    without_r3 = training_pairs(snapshot, config(folder, labels="posterior", exclude_raters=["r3"]))
+    assert without_r3["target"].to_list() != pytest.approx(posterior)
+
+
+def test_a_snapshot_without_the_posterior_says_how_to_get_it(make_snapshot: SnapshotMaker) -> None:
+    folder = make_snapshot(PAIRS)
+    for setting in ({"labels": "posterior"}, {"weights": "posterior"}):
+        with pytest.raises(SnapshotError, match=r"no Dawid-Skene posterior .* --posterior"):
+            training_pairs(load_snapshot(folder), config(folder, **setting))
+
+
 def test_leaving_a_rater_out_recounts_the_votes(make_snapshot: SnapshotMaker) -> None:
     folder = make_snapshot(PAIRS)
     without_r3 = training_pairs(load_snapshot(folder), config(folder, exclude_raters=["r3"]))
