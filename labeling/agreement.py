@@ -82,6 +82,7 @@ class Coefficient:
 # ----------------------------------------------------------------------------- items
 
 
+@remember_last  # the audit restates its votes on items and the consensus reads them too
 def item_votes(judgments: pl.DataFrame, pairs: pl.DataFrame | None = None) -> pl.DataFrame:
     """Judgments keyed by item, with the choice read from the item's sides.
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
 
@@ -54,6 +55,8 @@ KAPPA_MAX_BOOT = 200
 LEADERBOARD_MAX_BOOT = 100
 #: Style control's covariates (``aggregation.leaderboard``'s default).
 STYLE_COVARIATES: tuple[str, ...] = ("length", "headers", "lists", "bold")
+#: Agreement is also reported per value of each (``agreement``'s ``by``).
+AGREEMENT_SLICES: tuple[str, ...] = ("category", "principle", "model_pair")
 #: How many rater pairs, and how many disputed pairs, the report lists.
 TOP_N = 10
 #: Importers name a dataset's own label rater ``source:<file>``.
@@ -80,14 +83,34 @@ def audit_report(
     votes = frames.conform(judgments, frames.JUDGMENTS).filter(pl.col("choice").is_not_null())
     # Votes on pairs the frame lacks would have no item, category or models: leave them out.
     votes = votes.join(pairs.select("pair_id"), on="pair_id", how="semi")
-    notes: list[str] = []
+    agreement_notes: list[str] = []
+    leaderboard_notes: list[str] = []
     kinds = _rater_kinds(votes, raters)
 
-    findings = _blind_spots(votes, pairs)
-    flagged = findings.filter(pl.col("flagged"))
     item_judgments, item_pairs = _on_items(votes, pairs)
     disputed = pair_agreement(item_judgments) if votes.height else None
-    n_models = _model_count(pairs, votes)
+    # Agreement reads only the restated votes: it runs beside the rest (numpy and polars
+    # release the GIL, so two cores share the work; every section is deterministic).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit") as beside:
+        agreement_section = beside.submit(
+            _agreement,
+            item_judgments,
+            item_pairs,
+            disputed,
+            n_boot=n_boot,
+            seed=seed,
+            notes=agreement_notes,
+        )
+        findings = _blind_spots(votes, pairs)
+        flagged = findings.filter(pl.col("flagged"))
+        rater_section = _raters(votes, pairs, kinds, flagged)
+        n_models = _model_count(pairs, votes)
+        leaderboard_section = (
+            _leaderboard(votes, pairs, n_boot=n_boot, seed=seed, notes=leaderboard_notes)
+            if n_models >= 2
+            else []
+        )
+        agreement = agreement_section.result()
     summary: dict[str, object] = {
         "n_pairs": pairs.height,
         "n_judgments": votes.height,
@@ -100,20 +123,14 @@ def audit_report(
         "seed": seed,
         "n_tests": findings.height,
         "n_flagged": flagged.height,
-        "notes": notes,
+        "notes": agreement_notes + leaderboard_notes,
     }
     report: dict[str, object] = {
         "summary": summary,
-        "agreement": _agreement(
-            item_judgments, item_pairs, disputed, n_boot=n_boot, seed=seed, notes=notes
-        ),
-        "raters": _raters(votes, pairs, kinds, flagged),
+        "agreement": agreement,
+        "raters": rater_section,
         "blind_spots": [_finding(row) for row in flagged.iter_rows(named=True)],
-        "leaderboard": (
-            _leaderboard(votes, pairs, n_boot=n_boot, seed=seed, notes=notes)
-            if n_models >= 2
-            else []
-        ),
+        "leaderboard": leaderboard_section,
         "disputed_pairs": _disputed(disputed, pairs),
     }
     plain = _plain(report)
@@ -122,16 +139,21 @@ def audit_report(
 
 
 def _on_items(votes: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Votes restated on items (``agreement.item_votes``), and the items' categories.
+    """Votes restated on items (``agreement.item_votes``), and the items' categories and models.
 
     Each agreement function would match pairs to items again (the join and text hashes cost
     more than the statistic at a million votes); restated once, ``pair_id`` is the item and
     ``choice`` is read from the item's sides, so the functions need no pairs frame (the
-    per-category ones get ``pair_id, category`` of the item's naming pair).
+    per-slice ones get ``pair_id, category, model_pair`` of the item's naming pair).
     """
     items = item_votes(votes, pairs)
     restated = items.with_columns(pair_id=pl.col("item_id"), choice=pl.col("item_choice"))
-    item_pairs = pairs.select("pair_id", "category").join(
+    model_pair = pl.concat_str(
+        pl.min_horizontal("model_a", "model_b"),
+        pl.max_horizontal("model_a", "model_b"),
+        separator=" vs ",
+    )
+    item_pairs = pairs.select("pair_id", "category", model_pair=model_pair).join(
         restated.select("pair_id").unique(), on="pair_id", how="semi"
     )
     return frames.conform(restated, frames.JUDGMENTS), item_pairs
@@ -172,7 +194,8 @@ def _agreement(
     }
     if not has_strength:
         notes.append("no preference strengths were recorded: ordinal alpha left out")
-    section["by_category"] = _by_category(votes, pairs, options)
+    for by in AGREEMENT_SLICES:
+        section[f"by_{by}"] = _by_slice(votes, pairs, by, options)
     section["cohen_kappa"] = _kappas(votes, pairs, n_boot=n_boot, seed=seed, notes=notes)
     return section
 
@@ -190,19 +213,27 @@ def _usual_raters_per_item(items: pl.DataFrame | None) -> int:
     return int(counts.sort(["count", "n_raters"], descending=True)["n_raters"][0])
 
 
-def _by_category(
-    votes: pl.DataFrame, pairs: pl.DataFrame, options: dict[str, Any]
+def _by_slice(
+    votes: pl.DataFrame, pairs: pl.DataFrame, by: str, options: dict[str, Any]
 ) -> list[dict[str, object]]:
-    if votes.is_empty() or pairs["category"].is_null().all():
+    """Percent agreement and nominal alpha per slice (``agreement``'s ``by``), keyed ``by``."""
+    if votes.is_empty():
         return []
-    percent = percent_agreement(votes, pairs, by="category", **options)
-    alpha = krippendorff_alpha(votes, pairs, by="category", **options)
-    alphas = {row["category"]: row for row in alpha.iter_rows(named=True)}
+    column = by
+    if by == "model_pair":
+        # Given model_a/model_b, the functions would match pairs to items again (and the
+        # restated pairs have no texts to match on): the label travels as the slice column.
+        pairs, column = pairs.select("pair_id", category="model_pair"), "category"
+    percent = percent_agreement(votes, pairs, by=column, **options).rename({column: by})
+    if percent.is_empty() or percent[by].is_null().all():
+        return []
+    alpha = krippendorff_alpha(votes, pairs, by=column, **options).rename({column: by})
+    alphas = {row[by]: row for row in alpha.iter_rows(named=True)}
     return [
         {
-            "category": row["category"],
+            by: row[by],
             "percent_agreement": _coefficient_row(row),
-            "krippendorff_alpha_nominal": _coefficient_row(alphas.get(row["category"])),
+            "krippendorff_alpha_nominal": _coefficient_row(alphas.get(row[by])),
         }
         for row in percent.iter_rows(named=True)
     ]
@@ -470,19 +501,21 @@ def format_report(report: Mapping[str, Any]) -> str:
     ]
     lines += _section("Agreement", ["measure", "estimate", "95% CI", "n", "items"], rows)
 
-    rows = [
-        [
-            str(row["category"]),
-            _num(row["percent_agreement"]["estimate"]),
-            _interval(row["percent_agreement"]["ci"]),
-            _num((row.get("krippendorff_alpha_nominal") or {}).get("estimate")),
-            _int(row["percent_agreement"]["n"]),
+    for by in AGREEMENT_SLICES:
+        name = by.replace("_", " ")
+        rows = [
+            [
+                str(row[by]),
+                _num(row["percent_agreement"]["estimate"]),
+                _interval(row["percent_agreement"]["ci"]),
+                _num((row.get("krippendorff_alpha_nominal") or {}).get("estimate")),
+                _int(row["percent_agreement"]["n"]),
+            ]
+            for row in agreement.get(f"by_{by}", [])
         ]
-        for row in agreement.get("by_category", [])
-    ]
-    lines += _section(
-        "Agreement by category", ["category", "agreement", "95% CI", "alpha", "vote pairs"], rows
-    )
+        lines += _section(
+            f"Agreement by {name}", [name, "agreement", "95% CI", "alpha", "vote pairs"], rows
+        )
 
     kappa = agreement.get("cohen_kappa") or {}
     rows = [

@@ -1,4 +1,5 @@
-"""Agreement overview: how far raters agree, with intervals, overall and by category.
+"""Agreement overview: how far raters agree, with intervals, overall and by category,
+principle cited or source model pair.
 
 Also the audit pages' shared, cached loaders: every analysis is cached per (database,
 project, judgment count), so a new vote recomputes and a rerun does not.
@@ -18,7 +19,8 @@ from labeling.reliability import rater_reliability
 
 __all__ = [
     "AuditKey",
-    "agreement_tables",
+    "agreement_overall",
+    "agreement_slices",
     "audit_key",
     "blind_spots",
     "main",
@@ -30,6 +32,9 @@ __all__ = [
 #: (database path, project id, judgment count): what every cached analysis is keyed by.
 AuditKey = tuple[str, str, int]
 _N_BOOT_KEY = "audit_n_boot"
+_SLICE_KEY = "audit_slice"
+#: What agreement can be sliced by: a pairs column, or the principles the votes cited.
+SLICES = {"category": "category", "principle": "principle cited", "model_pair": "model pair"}
 
 
 def audit_key(store: Store, project: Project) -> AuditKey:
@@ -47,13 +52,17 @@ def project_votes(key: AuditKey) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 @st.cache_data(show_spinner="Measuring agreement...", max_entries=8)
-def agreement_tables(key: AuditKey, n_boot: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``(overall, by category)``: see ``audit_views.agreement_table`` and ``agreement_by``."""
+def agreement_overall(key: AuditKey, n_boot: int) -> pl.DataFrame:
+    """``audit_views.agreement_table`` of the project."""
     pairs, judgments = project_votes(key)
-    return (
-        audit_views.agreement_table(judgments, pairs, n_boot=n_boot),
-        audit_views.agreement_by(judgments, pairs, "category", n_boot=n_boot),
-    )
+    return audit_views.agreement_table(judgments, pairs, n_boot=n_boot)
+
+
+@st.cache_data(show_spinner="Measuring agreement by slice...", max_entries=16)
+def agreement_slices(key: AuditKey, by: str, n_boot: int) -> pl.DataFrame:
+    """``audit_views.agreement_by`` of the project, sliced ``by``."""
+    pairs, judgments = project_votes(key)
+    return audit_views.agreement_by(judgments, pairs, by, n_boot=n_boot)
 
 
 @st.cache_data(show_spinner="Looking for blind spots...", max_entries=4)
@@ -100,7 +109,8 @@ def main() -> None:
         key=_N_BOOT_KEY,
         help="Items are resampled with replacement; 0 shows estimates without intervals.",
     )
-    overall, by_category = agreement_tables(key, int(st.session_state[_N_BOOT_KEY]))
+    n_boot = int(st.session_state[_N_BOOT_KEY])
+    overall = agreement_overall(key, n_boot)
 
     st.subheader("Overall")
     st.caption(
@@ -110,9 +120,20 @@ def main() -> None:
     st.dataframe(overall, hide_index=True)
     st.altair_chart(audit_views.interval_chart(overall, y="coefficient"))
 
-    st.subheader("By category")
-    st.dataframe(by_category, hide_index=True)
-    st.altair_chart(audit_views.interval_chart(by_category, y="slice", color="coefficient"))
+    st.subheader("By slice")
+    by = st.segmented_control(
+        "Slice by", list(SLICES), format_func=SLICES.__getitem__, default="category", key=_SLICE_KEY
+    )
+    sliced = agreement_slices(key, str(by or "category"), n_boot)
+    if sliced.is_empty():
+        st.info(f"No {SLICES[str(by or 'category')]} is recorded on these votes.")
+        return
+    st.caption(
+        "A pair citing two principles counts in both; model pairs are unordered. "
+        "(none) gathers the items without a value."
+    )
+    st.dataframe(sliced, hide_index=True)
+    st.altair_chart(audit_views.interval_chart(sliced, y="slice", color="coefficient"))
 
 
 if __name__ == "__main__":  # streamlit runs a page file as __main__; importing it draws nothing

@@ -2,14 +2,16 @@
 
 An audit asks several statistics of the same votes, and each would otherwise recompute the
 same coding, features or regression (each costs a fraction of a second at a million votes).
-The result is kept for the last call only, keyed on the *identity* of the frames passed, held
-weakly: a frame that is gone can never match, and nothing is kept alive. Polars frames are
-not changed in place by this code base, so the same object means the same data.
+The result is kept for the last call only (per thread, so steps running side by side do not
+evict each other's), keyed on the *identity* of the frames passed, held weakly: a frame that
+is gone can never match, and nothing is kept alive. Polars frames are not changed in place by
+this code base, so the same object means the same data.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -22,8 +24,9 @@ Step = TypeVar("Step", bound=Callable[..., Any])
 
 
 def remember_last(step: Step) -> Step:
-    """``step(*frames)`` computed once for the same frame objects in a row (``None`` allowed)."""
-    last: list[tuple[tuple[weakref.ref[pl.DataFrame] | None, ...], Any]] = []
+    """``step(*frames)`` computed once for the same frame objects in a row in one thread
+    (``None`` allowed)."""
+    local = threading.local()
 
     def same(refs: tuple[weakref.ref[pl.DataFrame] | None, ...], frames: tuple[Any, ...]) -> bool:
         return len(refs) == len(frames) and all(
@@ -33,6 +36,9 @@ def remember_last(step: Step) -> Step:
 
     @functools.wraps(step)
     def remembered(*frames: pl.DataFrame | None) -> Any:
+        last: list[tuple[tuple[weakref.ref[pl.DataFrame] | None, ...], Any]] = (
+            local.__dict__.setdefault("last", [])
+        )
         for refs, result in last:
             if same(refs, frames):
                 return result

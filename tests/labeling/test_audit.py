@@ -141,6 +141,15 @@ def test_report_survives_json_without_help(
     assert json.loads(text) == report
 
 
+def test_the_same_votes_give_the_same_report_every_time() -> None:
+    """Sections run on two threads; the report must not depend on which finishes first."""
+    pool = rater_pool(6, seed=2, planted_share=0.5)
+    pairs = simulate_pairs(300, seed=2)
+    votes = simulate_votes(pairs, pool, votes_per_pair=3, seed=2)
+    first = json.dumps(audit_report(pairs, votes, n_boot=50))
+    assert all(json.dumps(audit_report(pairs, votes, n_boot=50)) == first for _ in range(3))
+
+
 def test_text_form_prints_every_section(
     planted: tuple[tuple[RaterProfile, ...], dict[str, object]],
 ) -> None:
@@ -188,6 +197,14 @@ def test_mt_bench_whole_audit_counts_every_turn_and_judge(mt_bench: ImportBatch)
     assert agreement["percent_agreement"]["ci"] == [None, None]  # no bootstrap asked
     assert agreement["krippendorff_alpha_ordinal"] is None  # MT-bench records no strength
     assert len(agreement["by_category"]) == 8
+    assert agreement["by_principle"] == [], "MT-bench votes cite no principles"
+    # Six models, every unordered pair of them; each slice counts the votes it holds.
+    by_models = {row["model_pair"]: row for row in agreement["by_model_pair"]}
+    assert len(by_models) == 15 and "gpt-3.5-turbo vs gpt-4" in by_models
+    direct = percent_agreement(mt_bench.judgments, mt_bench.pairs, by="model_pair", n_boot=0)
+    assert {row["model_pair"]: row["n"] for row in direct.iter_rows(named=True)} == {
+        name: row["percent_agreement"]["n"] for name, row in by_models.items()
+    }
     board = report["leaderboard"]
     assert isinstance(board, list)
     assert board[0]["model"] == "gpt-4"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 from collections.abc import Callable
 
@@ -52,3 +53,15 @@ def test_a_frame_that_is_gone_is_not_kept_alive() -> None:
     assert collected and watcher() is None
     assert height(pl.DataFrame({"x": [1]})) == 1
     assert len(calls) == 2
+
+
+def test_each_thread_keeps_its_own_last_result() -> None:
+    """Steps running side by side (the audit's agreement thread) never evict each other's."""
+    calls, height = counting()
+    mine, theirs = pl.DataFrame({"x": [1]}), pl.DataFrame({"x": [1, 2]})
+    height(mine)
+    other = threading.Thread(target=lambda: [height(theirs), height(theirs)])
+    other.start()
+    other.join()
+    height(mine)
+    assert len(calls) == 2, "one computation per thread"

@@ -92,6 +92,14 @@ def test_agreement_overview_shows_coefficients_with_intervals(sim_workspace: Wor
     ]
     assert len(at.get("vega_lite_chart")) == 2
 
+    at.segmented_control(key="audit_slice").set_value("model_pair").run()
+    by_models = at.dataframe[1].value
+    assert all(" vs " in pair for pair in by_models["slice"])
+    at.segmented_control(key="audit_slice").set_value("principle").run()
+    by_principle = at.dataframe[1].value
+    assert not at.exception and not at.error
+    assert {"honesty", "helpfulness"} <= set(by_principle["slice"])
+
 
 def test_the_planted_position_bias_shows_on_the_raters_page(sim_workspace: Workspace) -> None:
     at = admin_on("labeling/raters_audit_page.py")
