@@ -91,6 +91,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",  # no "Deploy" button: this app is served, not published
     ]
     print(f"intentgap on http://{args.address}:{args.port} (workspace {workspace.root})")
     try:

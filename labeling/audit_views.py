@@ -135,7 +135,7 @@ def interval_chart(
     (e.g. 0.5 for chance).
     """
     base = alt.Chart(frame, title=title)
-    y_axis = alt.Y(f"{y}:N", title=None, sort=None)
+    y_axis = alt.Y(f"{y}:N", title=None, sort=None, axis=alt.Axis(labelLimit=320))
     offset = {"yOffset": alt.YOffset(f"{color}:N")} if color else {}
     hue = {"color": alt.Color(f"{color}:N", title=None)} if color else {}
     tooltip = [c for c in frame.columns if c in (y, x, "ci_low", "ci_high", "n", color)]

@@ -227,7 +227,13 @@ def main() -> None:
 
     _summary(report)
     st.subheader("Calibration")
-    st.caption(f"Expected calibration error {report['calibration']['ece']}")
+    ece = report["calibration"]["ece"]
+    st.caption(
+        "Expected calibration error "
+        + ("n/a" if ece is None else f"{ece:.3f}")
+        + ": the mean gap between the model's P(a wins) and the votes' share for a, "
+        "weighted by the pairs in each bin."
+    )
     st.altair_chart(views.calibration_chart(report["calibration"]["bins"]))
     st.subheader("Probes")
     st.caption(

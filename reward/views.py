@@ -122,7 +122,7 @@ def calibration_chart(bins: Sequence[dict[str, Any]]) -> alt.LayerChart:
             "observed": pl.Float64,
         },
     )
-    diagonal = alt.Chart(pl.DataFrame({"p": [0.0, 1.0]})).mark_line(strokeDash=[4, 4])
+    diagonal = alt.Chart(pl.DataFrame({"p": [0.0, 1.0]})).mark_line(strokeDash=[4, 4], color="gray")
     unit = alt.Scale(domain=[0, 1])
     points = (
         alt.Chart(frame, title="Reliability: predicted vs observed")
