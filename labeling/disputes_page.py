@@ -21,7 +21,8 @@ def _disputed(key: audit.AuditKey, n: int) -> pl.DataFrame:
     return audit_views.disputed_pairs(judgments, pairs, audit.blind_spots(key), n)
 
 
-def _text(label: str, text: str | None) -> None:
+def capped_text(label: str, text: str | None) -> None:
+    """A labelled text as escaped Markdown, capped, saying how much was left out."""
     capped = cap(text)
     st.markdown(f"**{label}**")
     st.markdown(safe_markdown(capped.text))
@@ -59,12 +60,12 @@ def main() -> None:
         return
     pair = found.row(0, named=True)
     st.subheader(f"Pair {pair_id}")
-    _text("Prompt", pair["prompt"])
+    capped_text("Prompt", pair["prompt"])
     left, right = st.columns(2)
     with left:
-        _text(f"Response a ({pair['model_a'] or 'model unknown'})", pair["response_a"])
+        capped_text(f"Response a ({pair['model_a'] or 'model unknown'})", pair["response_a"])
     with right:
-        _text(f"Response b ({pair['model_b'] or 'model unknown'})", pair["response_b"])
+        capped_text(f"Response b ({pair['model_b'] or 'model unknown'})", pair["response_b"])
     if pair["gold"] is not None:
         st.info(f"Gold answer: {pair['gold']}")
 

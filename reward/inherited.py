@@ -27,6 +27,7 @@ from labeling.blind_spots import (
     check_length,
     check_style,
 )
+from reward.metrics import preferred_side
 
 __all__ = ["MODEL_CHECKS", "inherited", "model_votes", "side_by_side"]
 
@@ -36,17 +37,10 @@ MODEL_CHECKS = (check_length, check_style, check_category, check_gold)
 def model_votes(scores: pl.DataFrame, rater_id: str) -> pl.DataFrame:
     """The model as a rater: ``frames.JUDGMENTS`` rows choosing the side with the higher
     reward (``tie`` when equal) from ``pair_id, reward_a, reward_b``."""
-    choice = (
-        pl.when(pl.col("reward_a") > pl.col("reward_b"))
-        .then(pl.lit("a"))
-        .when(pl.col("reward_a") < pl.col("reward_b"))
-        .then(pl.lit("b"))
-        .otherwise(pl.lit("tie"))
-    )
     votes = scores.select(
         "pair_id",
         pl.lit(rater_id).alias("rater_id"),
-        choice.alias("choice"),
+        preferred_side().alias("choice"),
         pl.concat_str(pl.lit(rater_id + ":"), "pair_id").alias("submission_id"),
         pl.lit(0).alias("round"),
     )

@@ -14,7 +14,8 @@ from data.export import MANIFEST_FILE
 from data.workspace import Workspace
 from labeling import signin_page as session
 from labeling.blind_spots import MIN_VOTES
-from labeling.render import cap, safe_markdown
+from labeling.disputes_page import capped_text
+from labeling.render import safe_markdown
 from reward import views
 from reward.attribution import occlusion
 from reward.checkpoint import CheckpointInfo, read_info
@@ -88,14 +89,6 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def _text(label: str, text: str | None) -> None:
-    capped = cap(text)
-    st.markdown(f"**{label}**")
-    st.markdown(safe_markdown(capped.text))
-    if capped.truncated:
-        st.caption(f"({capped.hidden_chars} more characters not shown)")
-
-
 def _summary(report: dict[str, Any]) -> None:
     overall, gold = report["accuracy"]["overall"], report["accuracy"]["gold"]
     st.caption(f"{report['model_id']} on {report['n_pairs']} pairs ({report['split']}).")
@@ -151,12 +144,12 @@ def _divergences(report: dict[str, Any]) -> None:
     st.dataframe(table, hide_index=True)
     for row in report["divergences"][:_DETAILED]:
         with st.expander(f"{row['kind']}: {row['pair_id']} (P(a wins) = {row['p_a']:.2f})"):
-            _text("Prompt", row["prompt"])
+            capped_text("Prompt", row["prompt"])
             left, right = st.columns(2)
             with left:
-                _text("Response a", row["response_a"])
+                capped_text("Response a", row["response_a"])
             with right:
-                _text("Response b", row["response_b"])
+                capped_text("Response b", row["response_b"])
             st.dataframe(views.divergence_votes(row), hide_index=True)
 
 

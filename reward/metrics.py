@@ -18,11 +18,13 @@ import polars as pl
 __all__ = [
     "AGREEMENT_BINS",
     "accuracy",
+    "accuracy_by_principle",
     "calibration",
     "divergences",
     "evaluate_scores",
     "expected_calibration_error",
     "gold_accuracy",
+    "preferred_side",
 ]
 
 #: Lower edges of the agreement bins (the last bin is the unanimous pairs).
@@ -36,6 +38,17 @@ AGREEMENT_BINS: tuple[tuple[float, str], ...] = (
 CONTESTED_LABEL = 0.6
 
 
+def preferred_side() -> pl.Expr:
+    """The side the reward prefers: ``a``, ``b`` or ``tie`` from ``reward_a, reward_b``."""
+    return (
+        pl.when(pl.col("reward_a") > pl.col("reward_b"))
+        .then(pl.lit("a"))
+        .when(pl.col("reward_a") < pl.col("reward_b"))
+        .then(pl.lit("b"))
+        .otherwise(pl.lit("tie"))
+    )
+
+
 def evaluate_scores(preferences: pl.DataFrame, scores: pl.DataFrame) -> pl.DataFrame:
     """Join ``frames.PREFERENCES`` with scores (``pair_id, reward_a, reward_b``).
 
@@ -44,13 +57,6 @@ def evaluate_scores(preferences: pl.DataFrame, scores: pl.DataFrame) -> pl.DataF
     out), ``vote_agreement``, ``model_pair`` and ``agreement_bin``.
     """
     a, b, tie = pl.col("votes_a"), pl.col("votes_b"), pl.col("votes_tie")
-    model_side = (
-        pl.when(pl.col("reward_a") > pl.col("reward_b"))
-        .then(pl.lit("a"))
-        .when(pl.col("reward_a") < pl.col("reward_b"))
-        .then(pl.lit("b"))
-        .otherwise(pl.lit("tie"))
-    )
     models = pl.concat_list(
         pl.col("model_chosen").fill_null("?"), pl.col("model_rejected").fill_null("?")
     ).list.sort()
@@ -62,7 +68,7 @@ def evaluate_scores(preferences: pl.DataFrame, scores: pl.DataFrame) -> pl.DataF
     joined = preferences.join(scores.select("pair_id", "reward_a", "reward_b"), on="pair_id")
     with_side = joined.with_columns(
         (1.0 / (1.0 + (pl.col("reward_b") - pl.col("reward_a")).exp())).alias("p_a"),
-        model_side.alias("model_side"),
+        preferred_side().alias("model_side"),
         ((a + 0.5 * tie) / (a + b + tie)).alias("vote_share_a"),
         models.list.join(" vs ").alias("model_pair"),
         agreement_bin.alias("agreement_bin"),

@@ -18,6 +18,7 @@ from data.store import Project, Store
 from data.workspace import ENV_VAR, Workspace
 from labeling import auth
 from labeling import signin_page as session
+from labeling.simulate import rater_pool, simulate_pairs, simulate_votes
 from tests.conftest import toy_pairs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +31,34 @@ TOY = Project(
     overlap_k=2,
     gold_rate=0.0,
 )
+
+
+SIMULATED = Project("sim", "Simulated project", overlap_k=3, gold_rate=0.0)
+#: rater_pool(6, seed=1) plants one blind spot, a position bias, in this rater.
+BIASED = "r0003"
+
+
+def simulated_workspace(root: Path) -> Workspace:
+    """240 short simulated pairs, 3 votes each from 6 raters, r0003 favouring the left side."""
+    workspace = Workspace(root).create()
+    pool = rater_pool(6, seed=1, planted_share=1 / 6)
+    assert [r.rater_id for r in pool if r.position_bias] == [BIASED]
+    pairs = simulate_pairs(240, seed=1, mean_chars=200)
+    votes = simulate_votes(pairs, pool, votes_per_pair=3, seed=1)
+    with Store(workspace.database) as store:
+        store.save_project(SIMULATED)
+        store.import_frames(pairs, votes, SIMULATED.project_id)
+    return workspace
+
+
+@pytest.fixture
+def sim_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    """The simulated project (``simulated_workspace``), served to the pages."""
+    workspace = simulated_workspace(tmp_path / "workspace")
+    monkeypatch.setenv(ENV_VAR, str(workspace.root))
+    monkeypatch.setenv(auth.ADMIN_PASSWORD_ENV, ADMIN_PASSWORD)
+    yield workspace
+    session.open_store.clear()
 
 
 @dataclass(frozen=True)
@@ -88,6 +117,20 @@ def texts(at: AppTest) -> str:
         *at.code,
     ]
     return "\n".join(str(element.value) for element in elements)
+
+
+def page_as_rater(path: str, rater_id: str) -> AppTest:
+    """One page file run in a session where ``rater_id`` signed in (no admin role)."""
+    rater_session: dict[str, object] = {}
+    auth.sign_in_rater(rater_session, rater_id)
+    at = page(path)
+    for key, value in rater_session.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+#: What every admin page shows a rater instead of itself.
+ADMIN_ONLY = ["This page is for admins. Sign in as admin to open it."]
 
 
 def signed_in_rater(at: AppTest, token: str) -> AppTest:

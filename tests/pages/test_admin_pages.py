@@ -12,11 +12,12 @@ from data.export import MANIFEST_FILE, read_snapshot
 from data.workspace import ENV_VAR
 from labeling import auth
 from tests.pages.conftest import (
+    ADMIN_ONLY,
     TOY,
     AppWorkspace,
     app,
     click,
-    page,
+    page_as_rater,
     signed_in_admin,
     signed_in_rater,
     texts,
@@ -39,14 +40,9 @@ def admin_on(path: str) -> AppTest:
 def test_a_rater_session_cannot_render_an_admin_page(
     app_workspace: AppWorkspace, path: str
 ) -> None:
-    rater_session: dict[str, object] = {}
-    auth.sign_in_rater(rater_session, "r1")
-    at = page(path)
-    for key, value in rater_session.items():
-        at.session_state[key] = value
-    at.run()
+    at = page_as_rater(path, "r1")
     assert not at.exception
-    assert [e.value for e in at.error] == ["This page is for admins. Sign in as admin to open it."]
+    assert [e.value for e in at.error] == ADMIN_ONLY
     assert not at.title and not at.button and not at.dataframe, "the guard stopped the page"
 
 

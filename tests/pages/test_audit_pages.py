@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data.store import Project, Store
-from data.workspace import ENV_VAR, Workspace
-from labeling import auth
-from labeling import signin_page as session
-from labeling.simulate import rater_pool, simulate_pairs, simulate_votes
-from tests.pages.conftest import ADMIN_PASSWORD, app, page, signed_in_admin, texts
+from data.workspace import Workspace
+from tests.pages.conftest import (
+    ADMIN_ONLY,
+    BIASED,
+    app,
+    page_as_rater,
+    signed_in_admin,
+    texts,
+)
 
 AUDIT_PAGES = [
     "labeling/audit_page.py",
@@ -21,31 +21,6 @@ AUDIT_PAGES = [
     "labeling/disputes_page.py",
     "labeling/leaderboard_page.py",
 ]
-SIMULATED = Project("sim", "Simulated project", overlap_k=3, gold_rate=0.0)
-#: rater_pool(6, seed=1) plants one blind spot, a position bias, in this rater.
-BIASED = "r0003"
-
-
-def simulated_workspace(root: Path) -> Workspace:
-    """240 short simulated pairs, 3 votes each from 6 raters, r0003 favouring the left side."""
-    workspace = Workspace(root).create()
-    pool = rater_pool(6, seed=1, planted_share=1 / 6)
-    assert [r.rater_id for r in pool if r.position_bias] == [BIASED]
-    pairs = simulate_pairs(240, seed=1, mean_chars=200)
-    votes = simulate_votes(pairs, pool, votes_per_pair=3, seed=1)
-    with Store(workspace.database) as store:
-        store.save_project(SIMULATED)
-        store.import_frames(pairs, votes, SIMULATED.project_id)
-    return workspace
-
-
-@pytest.fixture
-def sim_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
-    workspace = simulated_workspace(tmp_path / "workspace")
-    monkeypatch.setenv(ENV_VAR, str(workspace.root))
-    monkeypatch.setenv(auth.ADMIN_PASSWORD_ENV, ADMIN_PASSWORD)
-    yield workspace
-    session.open_store.clear()
 
 
 def admin_on(path: str, **state: object) -> AppTest:
@@ -57,14 +32,9 @@ def admin_on(path: str, **state: object) -> AppTest:
 
 @pytest.mark.parametrize("path", AUDIT_PAGES)
 def test_a_rater_session_cannot_render_an_audit_page(sim_workspace: Workspace, path: str) -> None:
-    rater_session: dict[str, object] = {}
-    auth.sign_in_rater(rater_session, BIASED)
-    at = page(path)
-    for key, value in rater_session.items():
-        at.session_state[key] = value
-    at.run()
+    at = page_as_rater(path, BIASED)
     assert not at.exception
-    assert [e.value for e in at.error] == ["This page is for admins. Sign in as admin to open it."]
+    assert [e.value for e in at.error] == ADMIN_ONLY
     assert not at.title and not at.dataframe, "the guard stopped the page"
 
 

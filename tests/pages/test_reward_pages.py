@@ -5,55 +5,38 @@ bundled tokenizer, so nothing is downloaded."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
-from transformers import AutoTokenizer, BertConfig, BertModel
+from transformers import AutoTokenizer
 
 from data.store import Store
-from data.workspace import ENV_VAR, Workspace
-from labeling import auth
-from labeling import signin_page as session
+from data.workspace import Workspace
 from labeling.preference_set import export_snapshot
 from reward.config import TrainConfig
 from reward.model import default_base_path
 from reward.train import train
-from tests.pages.conftest import ADMIN_PASSWORD, app, click, page, signed_in_admin, texts
-from tests.pages.test_audit_pages import SIMULATED, simulated_workspace
+from tests.pages.conftest import (
+    ADMIN_ONLY,
+    SIMULATED,
+    app,
+    click,
+    page_as_rater,
+    signed_in_admin,
+    texts,
+)
+from tests.reward.conftest import save_tiny_bert
 
 REWARD_PAGES = ["reward/train_page.py", "reward/inspect_page.py"]
 
 
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer, 32-wide BERT with random weights and no head, saved as a base model."""
-    folder = tmp_path_factory.mktemp("tiny-bert")
+    """A tiny BERT base model with the bundled tokenizer (see tests/reward/conftest.py)."""
     tokenizer = AutoTokenizer.from_pretrained(default_base_path(), local_files_only=True)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture
-def sim_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
-    workspace = simulated_workspace(tmp_path / "workspace")
-    monkeypatch.setenv(ENV_VAR, str(workspace.root))
-    monkeypatch.setenv(auth.ADMIN_PASSWORD_ENV, ADMIN_PASSWORD)
-    yield workspace
-    session.open_store.clear()
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), tokenizer)
 
 
 def admin_on(path: str) -> AppTest:
@@ -77,14 +60,9 @@ def table_with(at: AppTest, column: str) -> pd.DataFrame:
 
 @pytest.mark.parametrize("path", REWARD_PAGES)
 def test_a_rater_session_cannot_render_a_reward_page(sim_workspace: Workspace, path: str) -> None:
-    rater_session: dict[str, object] = {}
-    auth.sign_in_rater(rater_session, "r0001")
-    at = page(path)
-    for key, value in rater_session.items():
-        at.session_state[key] = value
-    at.run()
+    at = page_as_rater(path, "r0001")
     assert not at.exception
-    assert [e.value for e in at.error] == ["This page is for admins. Sign in as admin to open it."]
+    assert [e.value for e in at.error] == ADMIN_ONLY
     assert not at.title and not at.button
 
 

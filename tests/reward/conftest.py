@@ -49,11 +49,8 @@ def _save(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, folder: Pa
     return folder
 
 
-@pytest.fixture(scope="session")
-def tiny_encoder(
-    tmp_path_factory: pytest.TempPathFactory, tokenizer: PreTrainedTokenizerBase
-) -> Path:
-    """A 2-layer, 32-wide BERT with random weights and no head: a base model folder."""
+def save_tiny_bert(folder: Path, tokenizer: PreTrainedTokenizerBase) -> Path:
+    """A 2-layer, 32-wide BERT with random weights (seed 0) and no head: a base model folder."""
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
@@ -63,7 +60,15 @@ def tiny_encoder(
         intermediate_size=64,
         max_position_embeddings=128,
     )
-    return _save(BertModel(config), tokenizer, tmp_path_factory.mktemp("tiny-bert"))
+    return _save(BertModel(config), tokenizer, folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(
+    tmp_path_factory: pytest.TempPathFactory, tokenizer: PreTrainedTokenizerBase
+) -> Path:
+    """``save_tiny_bert`` as a session-wide base model."""
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), tokenizer)
 
 
 @pytest.fixture(scope="session")
