@@ -3,7 +3,6 @@ model with the adapters merged in, and an interrupted LoRA run resumes exactly."
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,9 @@ import torch
 
 from reward import lora
 from reward.model import RewardModelError, load_model, rewards
-from reward.train import TrainProgress, train
+from reward.train import train
 from tests.reward.conftest import GOOD_BAD, SnapshotMaker
-from tests.reward.test_train import parameters, quick
+from tests.reward.test_train import parameters, quick, stopping_after
 
 
 @pytest.mark.parametrize(
@@ -74,14 +73,9 @@ def test_an_interrupted_lora_run_resumes_to_the_same_weights(
 ) -> None:
     snapshot = make_snapshot(GOOD_BAD)
     straight = train(quick(snapshot, tmp_path / "straight", tiny_encoder, lora_r=4, epochs=2))
-    stop = threading.Event()
-
-    def stop_after_step_3(progress: TrainProgress) -> None:
-        if progress.step == 3:
-            stop.set()
-
+    stop, watch = stopping_after(3)
     config = quick(snapshot, tmp_path / "resumed", tiny_encoder, lora_r=4, epochs=2)
-    first = train(config, progress_callback=stop_after_step_3, stop=stop)
+    first = train(config, progress_callback=watch, stop=stop)
     assert not first.complete
     assert (first.folder / "adapter" / "adapter_config.json").is_file()
     assert not (first.folder / "model.safetensors").exists(), "the base is not copied"

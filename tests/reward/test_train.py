@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -30,6 +31,17 @@ def quick(snapshot: Path, out: Path, base: Path, **overrides: object) -> TrainCo
         "progress_bar": False,
     }
     return TrainConfig.from_dict({**values, **overrides})
+
+
+def stopping_after(step: int) -> tuple[threading.Event, Callable[[TrainProgress], None]]:
+    """A stop event and the progress callback that sets it once ``step`` is done."""
+    stop = threading.Event()
+
+    def watch(progress: TrainProgress) -> None:
+        if progress.step == step:
+            stop.set()
+
+    return stop, watch
 
 
 def parameters(folder: Path) -> dict[str, torch.Tensor]:
@@ -85,14 +97,9 @@ def test_a_stopped_run_resumes_to_the_same_weights(
 ) -> None:
     snapshot = make_snapshot(GOOD_BAD)
     straight = train(quick(snapshot, tmp_path / "straight", tiny_encoder, epochs=2, grad_accum=2))
-    stop = threading.Event()
-
-    def stop_after_step_4(progress: TrainProgress) -> None:
-        if progress.step == 4:
-            stop.set()
-
+    stop, watch = stopping_after(4)
     config = quick(snapshot, tmp_path / "resumed", tiny_encoder, epochs=2, grad_accum=2)
-    first = train(config, progress_callback=stop_after_step_4, stop=stop)
+    first = train(config, progress_callback=watch, stop=stop)
     assert not first.complete
     assert (first.folder / "trainer_state.pt").is_file()
     with pytest.raises(FileExistsError, match="pass --resume"):
