@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	$(BIN)/intentgap demo --workspace "$(WORKSPACE)"
+	$(BIN)/intentgap demo --workspace "$(WORKSPACE)" --base-url http://127.0.0.1:$(PORT)
 	$(BIN)/intentgap serve --workspace "$(WORKSPACE)" --port $(PORT)
 
 test: install-dev lint typecheck pytest
