@@ -505,7 +505,7 @@ def format_report(report: Mapping[str, Any]) -> str:
         name = by.replace("_", " ")
         rows = [
             [
-                str(row[by]),
+                "(none)" if row[by] is None else str(row[by]),
                 _num(row["percent_agreement"]["estimate"]),
                 _interval(row["percent_agreement"]["ci"]),
                 _num((row.get("krippendorff_alpha_nominal") or {}).get("estimate")),
