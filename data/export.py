@@ -52,7 +52,7 @@ PAIRS_FILE = "pairs.parquet"
 JUDGMENTS_FILE = "judgments.parquet"
 MANIFEST_FILE = "manifest.json"
 #: Version of the folder layout and the files' contracts; readers refuse other ones.
-#: 2: pairs.parquet gained ``posterior`` (Dawid-Skene soft label).
+#: 2: pairs.parquet gained ``posterior`` (Dawid-Skene soft label) and ``gold_principle``.
 FORMAT_VERSION = 2
 
 #: Each data file, its contract and the sort that makes its rows deterministic.

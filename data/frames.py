@@ -108,6 +108,7 @@ PREFERENCES: dict[str, pl.DataType] = {
     "model_chosen": pl.String(),
     "model_rejected": pl.String(),
     "gold": pl.String(),
+    "gold_principle": pl.String(),
     "is_gold": pl.Boolean(),
     "prompt_messages": pl.String(),
     "metadata": pl.String(),

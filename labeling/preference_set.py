@@ -124,7 +124,8 @@ def build_preferences(
     - ``posterior`` (with ``options.posterior``): the Dawid-Skene posterior that ``chosen``
       is the better response, fitted on the kept votes of every pair: (P(chosen side) +
       0.5 * P(tie)) / (1 - P(both bad)); null otherwise.
-    - ``category, gold, is_gold, prompt_messages, metadata`` come from the pair.
+    - ``category, gold, gold_principle, is_gold, prompt_messages, metadata`` come from the
+      pair.
 
     >>> pairs = pl.DataFrame({"pair_id": ["p1"], "prompt": ["2+2?"],
     ...                       "response_a": ["5"], "response_b": ["4"]})

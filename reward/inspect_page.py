@@ -105,10 +105,15 @@ def _summary(report: dict[str, Any]) -> None:
         _percent(gold["model"]),
         help=f"On {gold['n']} gold pairs; the votes: {_percent(gold['votes'])}",
     )
-    for name in ("category", "principle"):
-        rows = report["accuracy"][f"by_{name}"]
+    tables = {
+        "by_category": "By category",
+        "by_principle": "By the principles the votes cited",
+        "gold_by_principle": "Against gold, by the principle the intended answer rests on",
+    }
+    for key, caption in tables.items():
+        rows = report["accuracy"][key]
         if rows:
-            st.caption(f"By {name}" + (" the votes cited" if name == "principle" else ""))
+            st.caption(caption)
             st.dataframe(pl.DataFrame(rows), hide_index=True)
 
 

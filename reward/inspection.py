@@ -85,6 +85,7 @@ def build_report(
         )
     )
     accuracy["gold"] = _clean(metrics.gold_accuracy(evaluated))
+    accuracy["gold_by_principle"] = _records(metrics.gold_accuracy_by_principle(evaluated))
     return {
         "n_pairs": evaluated.height,
         "accuracy": accuracy,
@@ -186,8 +187,14 @@ def format_report(report: dict[str, Any]) -> str:
         f"{_percent(report['ceiling'])} (mean agreement)",
         f"accuracy vs gold {_percent(gold['model'])} on {gold['n']} gold pairs"
         f" (the votes: {_percent(gold['votes'])})",
-        f"calibration: ECE {report['calibration']['ece']}",
     ]
+    lines += [
+        f"  resting on {row['gold_principle']}: {_percent(row['model'])} (n={row['n']},"
+        f" the votes {_percent(row['votes'])})"
+        for row in report["accuracy"]["gold_by_principle"]
+    ]
+    ece = report["calibration"]["ece"]
+    lines.append(f"calibration: ECE {'n/a' if ece is None else f'{ece:.3f}'}")
     for name, column in {**BREAKDOWNS, "principle": "principle"}.items():
         rows = report["accuracy"][f"by_{name}"]
         if len(rows) > 1:

@@ -24,6 +24,7 @@ __all__ = [
     "evaluate_scores",
     "expected_calibration_error",
     "gold_accuracy",
+    "gold_accuracy_by_principle",
     "preferred_side",
 ]
 
@@ -136,6 +137,24 @@ def gold_accuracy(evaluated: pl.DataFrame) -> dict[str, float | int]:
         ((pl.col("chosen_side") == pl.col("gold")) & ~pl.col("is_tie")).mean()
     ).item()
     return {"n": gold.height, "model": float(model), "votes": float(votes)}
+
+
+def gold_accuracy_by_principle(evaluated: pl.DataFrame) -> pl.DataFrame:
+    """``gold_accuracy`` per ``gold_principle`` (the principle the intended answer rests on,
+    e.g. "honesty" for the fabrication items): ``gold_principle, n, model, votes``, most
+    pairs first; pairs without a gold principle are left out."""
+    gold = evaluated.filter(
+        pl.col("gold").is_in(["a", "b"]) & pl.col("gold_principle").is_not_null()
+    )
+    return (
+        gold.group_by("gold_principle")
+        .agg(
+            pl.len().alias("n"),
+            (pl.col("model_side") == pl.col("gold")).mean().alias("model"),
+            ((pl.col("chosen_side") == pl.col("gold")) & ~pl.col("is_tie")).mean().alias("votes"),
+        )
+        .sort(["n", "gold_principle"], descending=[True, False])
+    )
 
 
 def calibration(evaluated: pl.DataFrame, bins: int = 10) -> pl.DataFrame:

@@ -125,7 +125,7 @@ def test_the_folder_holds_two_parquet_files_and_a_manifest(tmp_path: Path) -> No
     # Pinned: the canonical encoding must not drift with library versions; if this changes,
     # every recorded snapshot hash changes meaning.
     assert manifest.content_hash == (
-        "cbcf67472fc9b6950f76bee2580a8f320e1e09ed4fef079f2bd8d0727f18fdab"
+        "dd7bb9778675928ec8b76e0b54ad8f7eb4f2c8df02160245d3be2677733db342"
     )
     # Nothing is left beside the snapshot (the staging folder was renamed into place).
     assert [p.name for p in tmp_path.iterdir()] == ["snap"]

@@ -118,6 +118,19 @@ def test_gold_accuracy_is_reported_beside_the_votes(evaluated: pl.DataFrame) -> 
     assert metrics.gold_accuracy(evaluated) == {"n": 1, "model": 0.0, "votes": 0.0}
 
 
+def test_gold_accuracy_by_the_principle_the_intended_answer_rests_on(
+    evaluated: pl.DataFrame,
+) -> None:
+    # p2 and p3 get gold too: on p2 (gold b) the model says a, the votes b; p3 is a tie the
+    # model gives to a (gold a). p4 (gold b) has no principle and is left out.
+    with_gold = evaluated.with_columns(
+        gold=pl.Series([None, "b", "a", "b"]),
+        gold_principle=pl.Series([None, "honesty", "honesty", None]),
+    )
+    table = metrics.gold_accuracy_by_principle(with_gold)
+    assert table.rows() == [("honesty", 2, 0.5, 0.5)]
+
+
 def test_divergences_name_each_kind_with_votes_and_rationales(
     evaluated: pl.DataFrame, judgments: pl.DataFrame
 ) -> None:
