@@ -41,7 +41,16 @@ def main() -> None:
         "Markdown differences of the two responses as covariates; style_shift is what a "
         "model loses (negative) or gains once they are accounted for."
     )
-    st.dataframe(board, hide_index=True)
+    points = st.column_config.NumberColumn(format="%.0f")
+    st.dataframe(
+        board,
+        hide_index=True,
+        column_config={
+            **{name: points for name in board.columns if "score" in name or "ci_" in name},
+            "style_shift": st.column_config.NumberColumn(format="%+.0f"),
+            "win_rate": st.column_config.NumberColumn(format="percent"),
+        },
+    )
     st.altair_chart(
         audit_views.interval_chart(
             audit_views.leaderboard_long(board), y="model", color="fit", title="Score, 95% interval"
