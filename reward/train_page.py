@@ -6,14 +6,17 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 import streamlit as st
 
 from data.export import MANIFEST_FILE
 from data.store import Project, Store
 from data.workspace import Workspace
 from labeling import signin_page as session
+from labeling.blind_spots import find_blind_spots
 from labeling.preference_set import export_snapshot
 from reward.config import TrainConfig
+from reward.snapshot import load_snapshot, pairs_from_preferences
 from reward.views import TrainingJob, field_help
 
 _SNAPSHOT_KEY = "train_snapshot"
@@ -37,6 +40,18 @@ def _snapshots() -> list[Path]:
         return []
     found = [p for p in root.iterdir() if (p / MANIFEST_FILE).is_file()]
     return sorted(found, key=lambda p: p.name, reverse=True)
+
+
+@st.cache_data(show_spinner="Auditing the snapshot's raters...", max_entries=8)
+def _raters(snapshot: str, written_ns: int) -> dict[str, list[str]]:
+    """Each rater of the snapshot with the blind-spot kinds the audit flags for them
+    (``written_ns``, the manifest's mtime, tells a re-exported folder apart)."""
+    loaded = load_snapshot(snapshot)
+    findings = find_blind_spots(loaded.judgments, pairs_from_preferences(loaded.preferences))
+    flagged = findings.filter("flagged").group_by("rater_id").agg(pl.col("kind").unique().sort())
+    kinds = {str(rater): list(found) for rater, found in flagged.iter_rows()}
+    raters = loaded.judgments["rater_id"].drop_nulls().unique().sort().to_list()
+    return {str(rater): kinds.get(str(rater), []) for rater in raters}
 
 
 def _stamp() -> str:
@@ -71,6 +86,9 @@ def _start() -> None:
             max_length=int(state["train_max_length"]),
             eval_fraction=float(state["train_eval_fraction"]),
             lora_r=int(state["train_lora_r"]),
+            labels=state["train_labels"],
+            weights=str(state["train_weights"]),
+            exclude_raters=tuple(state["train_exclude_raters"]),
             progress_bar=False,
         )
     except (TypeError, ValueError) as problem:
@@ -80,7 +98,11 @@ def _start() -> None:
     state[_JOB_KEY] = str(out)
 
 
-def _settings_form(busy: bool) -> None:
+def _settings_form(busy: bool, raters: dict[str, list[str]]) -> None:
+    def described(rater: str) -> str:
+        kinds = raters.get(rater) or []
+        return f"{rater} (flagged: {', '.join(kinds)})" if kinds else rater
+
     with st.form("train_form"):
         st.text_input(
             "Base model", value="default", key="train_base_model", help=field_help("base_model")
@@ -117,6 +139,32 @@ def _settings_form(busy: bool) -> None:
             help=field_help("eval_fraction"),
         )
         right.number_input("LoRA rank", 0, 1024, 0, key="train_lora_r", help=field_help("lora_r"))
+        st.markdown("**What the model learns from**")
+        left, right = st.columns(2)
+        left.radio(
+            "Targets",
+            ["soft", "hard", "posterior"],
+            horizontal=True,
+            key="train_labels",
+            help=field_help("labels"),
+        )
+        right.radio(
+            "Pair weights",
+            ["none", "agreement", "posterior"],
+            horizontal=True,
+            key="train_weights",
+            help=field_help("weights"),
+        )
+        st.multiselect(
+            "Leave out these raters",
+            list(raters),
+            default=[],
+            format_func=described,
+            key="train_exclude_raters",
+            help=field_help("exclude_raters")
+            + " Raters the audit flags on this snapshot say so; train with and without them "
+            "to see what they taught the model.",
+        )
         st.form_submit_button("Start training", type="primary", on_click=_start, disabled=busy)
 
 
@@ -177,7 +225,9 @@ def main() -> None:
     running = [job for job in _jobs().values() if job.running]
     if running:
         st.caption(f"A run is going ({running[0].folder.name}); start the next when it ends.")
-    _settings_form(busy=bool(running))
+    chosen = Workspace.resolve().snapshots / str(st.session_state[_SNAPSHOT_KEY])
+    raters = _raters(str(chosen), (chosen / MANIFEST_FILE).stat().st_mtime_ns)
+    _settings_form(busy=bool(running), raters=raters)
 
     job = _jobs().get(str(st.session_state.get(_JOB_KEY)))
     if job is not None:

@@ -4,6 +4,7 @@ bundled tokenizer, so nothing is downloaded."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from reward.model import default_base_path
 from reward.train import train
 from tests.pages.conftest import (
     ADMIN_ONLY,
+    BIASED,
     SIMULATED,
     app,
     click,
@@ -78,6 +80,10 @@ def test_train_a_tiny_model_from_the_page(sim_workspace: Workspace, tiny_base: P
     at.number_input(key="train_max_length").set_value(64)
     at.number_input(key="train_batch_size").set_value(16)
     at.number_input(key="train_learning_rate").set_value(1e-3)
+    leave_out = at.multiselect(key="train_exclude_raters")
+    assert f"{BIASED} (flagged: position)" in leave_out.options, "the audit's finding, named"
+    leave_out.select(BIASED)
+    at.radio(key="train_labels").set_value("hard")
     at = click(at, "Start training")
     assert not at.exception and not at.error
     assert at.subheader[0].value.startswith("Run reward-")
@@ -87,7 +93,8 @@ def test_train_a_tiny_model_from_the_page(sim_workspace: Workspace, tiny_base: P
     assert not at.exception and not at.error
     assert "Done: checkpoint reward-" in at.success[0].value
     (checkpoint,) = sim_workspace.checkpoints.iterdir()
-    assert (checkpoint / "intentgap.json").is_file()
+    settings = json.loads((checkpoint / "intentgap.json").read_text())["train_config"]
+    assert (settings["exclude_raters"], settings["labels"]) == ([BIASED], "hard")
     assert not [b for b in at.button if b.label == "Stop"], "nothing left to stop"
 
 
