@@ -276,7 +276,9 @@ class InspectConfig(CliConfig):
         0.8, "Probability from which the model counts as confident in the divergence table."
     )
     flagged_raters: tuple[str, ...] = _opt(
-        (), "Raters the audit flagged: pairs where the model sides with them are listed."
+        (),
+        "Raters whose pairs are listed where the model sides with them against the others; "
+        "default: the raters the audit flags on the snapshot.",
     )
     batch_size: int = _opt(16, "Sequences per batch (sorted by length, so little padding).")
     device: str = _opt("auto", "'auto' (CUDA, then MPS, then CPU), or a torch device name.")

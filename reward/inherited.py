@@ -26,12 +26,24 @@ from labeling.blind_spots import (
     check_gold,
     check_length,
     check_style,
+    find_blind_spots,
 )
 from reward.metrics import preferred_side
+from reward.snapshot import Snapshot, pairs_from_preferences
 
-__all__ = ["MODEL_CHECKS", "inherited", "model_votes", "side_by_side"]
+__all__ = ["MODEL_CHECKS", "audit_flags", "inherited", "model_votes", "side_by_side"]
 
 MODEL_CHECKS = (check_length, check_style, check_category, check_gold)
+
+
+def audit_flags(snapshot: Snapshot) -> dict[str, list[str]]:
+    """Every rater of the snapshot's votes with the blind-spot kinds the audit flags for them
+    (all of ``labeling.blind_spots``' checks; an empty list: nothing flagged)."""
+    findings = find_blind_spots(snapshot.judgments, pairs_from_preferences(snapshot.preferences))
+    flagged = findings.filter("flagged").group_by("rater_id").agg(pl.col("kind").unique().sort())
+    kinds = {str(rater): list(found) for rater, found in flagged.iter_rows()}
+    raters = snapshot.judgments["rater_id"].drop_nulls().unique().sort().to_list()
+    return {str(rater): kinds.get(str(rater), []) for rater in raters}
 
 
 def model_votes(scores: pl.DataFrame, rater_id: str) -> pl.DataFrame:

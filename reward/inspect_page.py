@@ -142,6 +142,7 @@ def _inherited(report: dict[str, Any]) -> None:
 
 def _divergences(report: dict[str, Any]) -> None:
     st.subheader("Where the model parts from the votes")
+    st.caption(safe_markdown(views.flagged_sentence(report)))
     table = views.divergence_table(report)
     if table.is_empty():
         st.success("No divergence found.")

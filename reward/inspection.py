@@ -20,7 +20,7 @@ from data import frames
 from reward import metrics
 from reward.checkpoint import CheckpointInfo, read_info
 from reward.config import InspectConfig
-from reward.inherited import inherited, side_by_side
+from reward.inherited import audit_flags, inherited, side_by_side
 from reward.model import RewardModelError
 from reward.probes import ProbeResult, run_probes
 from reward.score import RewardScorer, Scorer, score_pairs
@@ -140,10 +140,16 @@ def inspect_model(
     pair_ids: Sequence[str] | None = None,
     probe_pairs: int = 64,
     confident: float = 0.8,
-    flagged_raters: Sequence[str] = (),
+    flagged_raters: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Score ``snapshot`` (only ``pair_ids`` when given), run the probes on the first
-    ``probe_pairs`` non-tied pairs, and build the report."""
+    ``probe_pairs`` non-tied pairs, and build the report. ``flagged_raters`` defaults to the
+    raters the audit flags on the snapshot (``reward.inherited.audit_flags``); the report
+    names them under ``flagged_raters``."""
+    if flagged_raters is None:
+        flags = {rater: kinds for rater, kinds in audit_flags(snapshot).items() if kinds}
+    else:
+        flags = {rater: [] for rater in flagged_raters}
     preferences = snapshot.preferences
     if pair_ids is not None:
         preferences = preferences.filter(pl.col("pair_id").is_in(list(pair_ids)))
@@ -163,11 +169,16 @@ def inspect_model(
         snapshot.judgments,
         probes,
         confident=confident,
-        flagged_raters=flagged_raters,
+        flagged_raters=list(flags),
         model_id=model_id,
         rater_pairs=pairs_from_preferences(snapshot.preferences),
     )
-    return {"model_id": model_id, "snapshot_hash": snapshot.content_hash, **report}
+    return {
+        "model_id": model_id,
+        "snapshot_hash": snapshot.content_hash,
+        **report,
+        "flagged_raters": flags,
+    }
 
 
 def _percent(value: float | None) -> str:
@@ -212,6 +223,10 @@ def format_report(report: dict[str, Any]) -> str:
             for p in report["probes"]
         ]
     lines.append(f"divergences: {report['divergence_counts'] or 'none'}")
+    flags = report.get("flagged_raters") or {}
+    if flags:
+        named = ", ".join(f"{r} ({', '.join(k)})" if k else r for r, k in flags.items())
+        lines.append(f"flagged raters (for \"sides with a flagged rater\"): {named}")
     side = report.get("side_by_side")
     if side:
         lines.append("the raters' blind spots, tested on the model (q: BH-adjusted p):")
@@ -252,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         pair_ids=pair_ids,
         probe_pairs=config.probe_pairs,
         confident=config.confident,
-        flagged_raters=config.flagged_raters,
+        flagged_raters=config.flagged_raters or None,
     )
     report["split"] = split
     text = json.dumps(report, indent=2, default=str)

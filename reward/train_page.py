@@ -6,17 +6,16 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
-import polars as pl
 import streamlit as st
 
 from data.export import MANIFEST_FILE
 from data.store import Project, Store
 from data.workspace import Workspace
 from labeling import signin_page as session
-from labeling.blind_spots import find_blind_spots
 from labeling.preference_set import export_snapshot
 from reward.config import TrainConfig
-from reward.snapshot import load_snapshot, pairs_from_preferences
+from reward.inherited import audit_flags
+from reward.snapshot import load_snapshot
 from reward.views import TrainingJob, field_help
 
 _SNAPSHOT_KEY = "train_snapshot"
@@ -44,14 +43,9 @@ def _snapshots() -> list[Path]:
 
 @st.cache_data(show_spinner="Auditing the snapshot's raters...", max_entries=8)
 def _raters(snapshot: str, written_ns: int) -> dict[str, list[str]]:
-    """Each rater of the snapshot with the blind-spot kinds the audit flags for them
-    (``written_ns``, the manifest's mtime, tells a re-exported folder apart)."""
-    loaded = load_snapshot(snapshot)
-    findings = find_blind_spots(loaded.judgments, pairs_from_preferences(loaded.preferences))
-    flagged = findings.filter("flagged").group_by("rater_id").agg(pl.col("kind").unique().sort())
-    kinds = {str(rater): list(found) for rater, found in flagged.iter_rows()}
-    raters = loaded.judgments["rater_id"].drop_nulls().unique().sort().to_list()
-    return {str(rater): kinds.get(str(rater), []) for rater in raters}
+    """``reward.inherited.audit_flags`` of a snapshot folder (``written_ns``, the manifest's
+    mtime, tells a re-exported folder apart)."""
+    return audit_flags(load_snapshot(snapshot))
 
 
 def _stamp() -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "divergence_table",
     "divergence_votes",
     "field_help",
+    "flagged_sentence",
     "probe_table",
     "side_by_side_table",
 ]
@@ -169,6 +170,17 @@ def divergence_table(report: dict[str, Any]) -> pl.DataFrame:
     model's P(a wins)), ``vote_share_a, agreement, chosen_side, gold, category``."""
     rows = [{k: row.get(k) for k in _DIVERGENCE_COLUMNS} for row in report["divergences"]]
     return pl.DataFrame(rows, schema=_DIVERGENCE_COLUMNS)
+
+
+def flagged_sentence(report: dict[str, Any]) -> str:
+    """Which raters the divergence table treats as flagged, and why, in one sentence."""
+    flags: dict[str, list[str]] = report.get("flagged_raters") or {}
+    if not flags:
+        return "No rater is flagged, so no pair is listed for siding with one."
+    named = ", ".join(
+        f"{rater} ({', '.join(kinds)})" if kinds else rater for rater, kinds in flags.items()
+    )
+    return f"Flagged raters: {named}; pairs where the model sides with them are listed."
 
 
 def divergence_votes(row: dict[str, Any]) -> pl.DataFrame:

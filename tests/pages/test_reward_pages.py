@@ -151,6 +151,7 @@ def test_inspect_a_tiny_checkpoint(trained_workspace: Workspace) -> None:
     assert (probes["n"] == 8).all()
     assert "The raters' blind spots, tested on the model" in [h.value for h in at.subheader]
     assert "Too few pairs to test the model" in texts(at), "12 held-out pairs"
+    assert f"Flagged raters: {BIASED} (position)" in texts(at), "the audit ran on the snapshot"
     assert len(at.get("vega_lite_chart")) == 1, "the reliability plot"
     highlighted = at.markdown[-1].value
     assert "-background[" in highlighted, "some words carry the reward"

@@ -22,6 +22,7 @@ def test_the_json_report_has_every_section(
     report = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == report
     assert {"accuracy", "ceiling", "calibration", "probes", "divergences"} <= set(report)
+    assert report["flagged_raters"] == {}, "GOOD_BAD's raters have too few votes to flag"
     side = report["side_by_side"]
     assert side["model_rater_id"] == f"model:{checkpoint.name}"
     assert set(side) == {"model_rater_id", "model", "raters", "inherited"}
