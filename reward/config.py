@@ -275,6 +275,11 @@ class InspectConfig(CliConfig):
     confident: float = _opt(
         0.8, "Probability from which the model counts as confident in the divergence table."
     )
+    compare: str | None = _opt(
+        None,
+        "Another checkpoint to inspect on the same pairs (e.g. one trained without a flagged "
+        "rater): the two side by side, under `comparison` in the JSON.",
+    )
     flagged_raters: tuple[str, ...] = _opt(
         (),
         "Raters whose pairs are listed where the model sides with them against the others; "

@@ -19,7 +19,7 @@ from labeling.render import safe_markdown
 from reward import views
 from reward.attribution import occlusion
 from reward.checkpoint import CheckpointInfo, read_info
-from reward.inspection import evaluation_pairs, inspect_model
+from reward.inspection import compare, evaluation_pairs, inspect_model
 from reward.model import RewardModelError
 from reward.score import RewardScorer
 from reward.snapshot import load_snapshot
@@ -31,6 +31,8 @@ _PAIR_KEY = "inspect_attribution_pair"
 _SIDE_KEY = "inspect_attribution_side"
 #: Divergence rows shown with their texts and votes (the table lists them all).
 _DETAILED = 10
+_COMPARE_KEY = "inspect_compare"
+_NO_COMPARISON = "(none)"
 
 
 def _checkpoints() -> dict[str, CheckpointInfo]:
@@ -61,11 +63,22 @@ def _scorer(checkpoint: str, created_at: str) -> RewardScorer:
 
 @st.cache_data(show_spinner="Scoring and probing...", max_entries=8)
 def _report(
-    checkpoint: str, created_at: str, snapshot: str, split: str, probe_pairs: int, confident: float
+    checkpoint: str,
+    created_at: str,
+    snapshot: str,
+    split: str,
+    probe_pairs: int,
+    confident: float,
+    pairs_of: str | None = None,
 ) -> dict[str, Any]:
+    """``inspect_model`` of a checkpoint; ``pairs_of`` names another checkpoint whose held-out
+    pairs to use (a comparison scores both models on the same pairs)."""
     info = read_info(checkpoint)
     loaded = load_snapshot(snapshot)
-    pair_ids, described = evaluation_pairs(info, loaded) if split == "eval" else (None, "all pairs")
+    split_of = read_info(pairs_of) if pairs_of else info
+    pair_ids, described = (
+        evaluation_pairs(split_of, loaded) if split == "eval" else (None, "all pairs")
+    )
     report = inspect_model(
         _scorer(checkpoint, created_at),
         loaded,
@@ -183,6 +196,23 @@ def _attribution_view(
     st.markdown(views.attribution_markdown(words))
 
 
+def _comparison(
+    report: dict[str, Any], run: tuple[Any, ...], name: str, info: CheckpointInfo
+) -> None:
+    other = str(Workspace.resolve().checkpoints / name)
+    _, _, snapshot, split, probe_pairs, confident = run
+    second = _report(
+        other, info.created_at, snapshot, split, probe_pairs, confident, pairs_of=run[0]
+    )
+    st.subheader(f"Against {name}")
+    left_out = ", ".join(info.config.exclude_raters) or "nobody"
+    st.caption(
+        f"Both scored on the same {report['n_pairs']} pairs; change = {name} minus "
+        f"{report['model_id']}. {name} was trained leaving out {left_out}."
+    )
+    st.dataframe(pl.DataFrame(compare(report, second)), hide_index=True)
+
+
 def main() -> None:
     session.require_admin()
     st.title("Inspect a reward model")
@@ -206,6 +236,13 @@ def main() -> None:
         )
         st.number_input("Pairs per probe", 0, 1024, 64, key="inspect_probe_pairs")
         st.slider("Confident from", 0.5, 0.99, 0.8, key="inspect_confident")
+        st.selectbox(
+            "Compare with",
+            [_NO_COMPARISON, *(other for other in checkpoints if other != name)],
+            key=_COMPARE_KEY,
+            help="Another checkpoint scored on the same pairs, e.g. one trained without a "
+            "flagged rater: what changed between the two.",
+        )
         submitted = st.form_submit_button("Run inspection", type="primary")
     state = st.session_state
     checkpoint = str(Workspace.resolve().checkpoints / str(name))
@@ -223,6 +260,9 @@ def main() -> None:
     if run is None or run[:3] != (checkpoint, info.created_at, snapshot):
         return
     report = _report(*run)
+    compared = str(state.get(_COMPARE_KEY) or _NO_COMPARISON)
+    if compared != _NO_COMPARISON and compared in checkpoints:
+        _comparison(report, run, compared, checkpoints[compared])
 
     _summary(report)
     st.subheader("Calibration")

@@ -26,7 +26,15 @@ from reward.probes import ProbeResult, run_probes
 from reward.score import RewardScorer, Scorer, score_pairs
 from reward.snapshot import Snapshot, SnapshotError, load_snapshot, pairs_from_preferences
 
-__all__ = ["build_report", "evaluation_pairs", "format_report", "inspect_model", "main"]
+__all__ = [
+    "build_report",
+    "compare",
+    "evaluation_pairs",
+    "format_comparison",
+    "format_report",
+    "inspect_model",
+    "main",
+]
 
 BREAKDOWNS = {"category": "category", "model_pair": "model_pair", "agreement": "agreement_bin"}
 
@@ -185,6 +193,56 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
+def compare(first: dict[str, Any], second: dict[str, Any]) -> list[dict[str, Any]]:
+    """Two reports' shared measures side by side: ``measure, first, second, difference``
+    (second minus first). Accuracy against the votes and gold, calibration error, every
+    probe's mean reward change and flip rate, and every blind-spot effect of the model: what
+    changed when, say, the second model was trained without a flagged rater."""
+    ours, theirs = _measures(first), _measures(second)
+    rows = []
+    for name, before in ours.items():
+        if name not in theirs:
+            continue
+        after = theirs[name]
+        change = None if before is None or after is None else after - before
+        rows.append({"measure": name, "first": before, "second": after, "difference": change})
+    return rows
+
+
+def _measures(report: dict[str, Any]) -> dict[str, float | None]:
+    found: dict[str, float | None] = {
+        "accuracy vs votes": report["accuracy"]["overall"]["accuracy"],
+        "agrees with votes": report["accuracy"]["overall"]["vote_agreement"],
+        "accuracy vs gold": report["accuracy"]["gold"]["model"],
+        "calibration error (ECE)": report["calibration"]["ece"],
+    }
+    for probe in report["probes"]:
+        found[f"{probe['name']} probe: mean reward change"] = probe["mean_delta"]
+        found[f"{probe['name']} probe: flip rate"] = probe["flip_rate"]
+    for row in (report.get("side_by_side") or {}).get("model", []):
+        found[f"{row['kind']} blind spot ({row['slice']}): effect"] = row["effect"]
+    return found
+
+
+def format_comparison(rows: list[dict[str, Any]], first: str, second: str) -> str:
+    """``compare``'s rows as an aligned text table."""
+    width = max([len(row["measure"]) for row in rows] + [7])
+
+    def number(value: float | None, sign: bool = False) -> str:
+        return "n/a" if value is None else f"{value:+.3f}" if sign else f"{value:.3f}"
+
+    lines = [
+        f"{first} (first) against {second} (second):",
+        f"  {'measure':<{width}}  {'first':>8}  {'second':>8}  {'change':>8}",
+    ]
+    lines += [
+        f"  {row['measure']:<{width}}  {number(row['first']):>8}  {number(row['second']):>8}"
+        f"  {number(row['difference'], sign=True):>8}"
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The report as a few readable lines for the terminal."""
     overall = report["accuracy"]["overall"]
@@ -226,7 +284,7 @@ def format_report(report: dict[str, Any]) -> str:
     flags = report.get("flagged_raters") or {}
     if flags:
         named = ", ".join(f"{r} ({', '.join(k)})" if k else r for r, k in flags.items())
-        lines.append(f"flagged raters (for \"sides with a flagged rater\"): {named}")
+        lines.append(f'flagged raters (for "sides with a flagged rater"): {named}')
     side = report.get("side_by_side")
     if side:
         lines.append("the raters' blind spots, tested on the model (q: BH-adjusted p):")
@@ -270,8 +328,39 @@ def main(argv: list[str] | None = None) -> int:
         flagged_raters=config.flagged_raters or None,
     )
     report["split"] = split
+    if config.compare:
+        try:
+            other = read_info(config.compare)
+            other_scorer = RewardScorer.from_checkpoint(
+                config.compare,
+                device=config.device,
+                precision=config.precision,
+                batch_size=config.batch_size,
+                progress_bar=config.progress_bar,
+            )
+        except (RewardModelError, ValueError) as error:
+            print(f"intentgap inspect: --compare: {error}", file=sys.stderr)
+            return 2
+        # The same pairs for both, so every difference is the models'.
+        second = inspect_model(
+            other_scorer,
+            snapshot,
+            other.model_id,
+            pair_ids=pair_ids,
+            probe_pairs=config.probe_pairs,
+            confident=config.confident,
+            flagged_raters=list(report["flagged_raters"]),
+        )
+        report["comparison"] = {"model_id": other.model_id, "rows": compare(report, second)}
     text = json.dumps(report, indent=2, default=str)
     if config.out:
         Path(config.out).write_text(text + "\n", encoding="utf-8")
-    print(text if config.json else format_report(report))
+    if config.json:
+        print(text)
+        return 0
+    print(format_report(report))
+    if config.compare:
+        comparison = report["comparison"]
+        print()
+        print(format_comparison(comparison["rows"], info.model_id, comparison["model_id"]))
     return 0

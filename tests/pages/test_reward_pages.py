@@ -4,6 +4,7 @@ bundled tokenizer, so nothing is downloaded."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from transformers import AutoTokenizer
 from data.store import Store
 from data.workspace import Workspace
 from labeling.preference_set import export_snapshot
+from reward.checkpoint import read_info
 from reward.config import TrainConfig
 from reward.model import default_base_path
 from reward.train import train
@@ -130,6 +132,26 @@ def trained_workspace(sim_workspace: Workspace, tiny_base: Path) -> Workspace:
     )
     train(config)
     return sim_workspace
+
+
+def test_compare_with_a_model_trained_without_the_flagged_rater(
+    trained_workspace: Workspace,
+) -> None:
+    tiny = read_info(trained_workspace.checkpoints / "tiny").config
+    without = dataclasses.replace(
+        tiny, out=str(trained_workspace.checkpoints / "other"), exclude_raters=(BIASED,)
+    )
+    train(without)
+    at = admin_on("reward/inspect_page.py")
+    at.number_input(key="inspect_probe_pairs").set_value(4)
+    at.selectbox(key="inspect_compare").set_value("other")
+    at = click(at, "Run inspection")
+    assert not at.exception and not at.error
+    assert "Against other" in [h.value for h in at.subheader]
+    assert f"other was trained leaving out {BIASED}." in texts(at)
+    table = table_with(at, "difference")
+    assert "accuracy vs votes" in set(table["measure"])
+    assert "length probe: flip rate" in set(table["measure"])
 
 
 def test_inspect_a_tiny_checkpoint(trained_workspace: Workspace) -> None:

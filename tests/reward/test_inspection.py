@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from reward.inspection import main
+from reward.inspection import compare, main
 from tests.reward.conftest import GOOD_BAD, write_votes_snapshot
 
 
@@ -66,3 +66,40 @@ def test_a_damaged_snapshot_is_refused(
     (other / "manifest.json").write_text("{")
     assert main([str(checkpoint), str(other)]) == 2
     assert "manifest.json: is malformed" in capsys.readouterr().err
+
+
+def test_compare_lines_up_the_measures_two_reports_share() -> None:
+    def report(accuracy: float, length_delta: float, probes: bool = True) -> dict[str, object]:
+        return {
+            "accuracy": {
+                "overall": {"accuracy": accuracy, "vote_agreement": 0.5},
+                "gold": {"model": None},
+            },
+            "calibration": {"ece": 0.1},
+            "probes": [{"name": "length", "mean_delta": length_delta, "flip_rate": 0.2}]
+            if probes
+            else [],
+            "side_by_side": None,
+        }
+
+    rows = {row["measure"]: row for row in compare(report(0.6, 0.3), report(0.7, 0.1))}
+    assert rows["accuracy vs votes"]["difference"] == pytest.approx(0.1)
+    assert rows["length probe: mean reward change"]["difference"] == pytest.approx(-0.2)
+    assert rows["accuracy vs gold"]["difference"] is None, "no gold pairs: nothing to compare"
+    without_probes = compare(report(0.6, 0.3), report(0.7, 0.1, probes=False))
+    assert "length probe: flip rate" not in {row["measure"] for row in without_probes}
+
+
+def test_a_model_compared_with_itself_changes_nothing(
+    tiny_checkpoint: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot, checkpoint = tiny_checkpoint
+    args = [str(checkpoint), str(snapshot), "--probe-pairs", "4", "--compare", str(checkpoint)]
+    assert main([*args, "--json"]) == 0
+    comparison = json.loads(capsys.readouterr().out)["comparison"]
+    assert comparison["model_id"] == checkpoint.name
+    assert {row["difference"] for row in comparison["rows"]} <= {0.0, None}
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert f"{checkpoint.name} (first) against {checkpoint.name} (second):" in text
+    assert "length probe: flip rate" in text
