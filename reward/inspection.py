@@ -299,58 +299,42 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _scorer(model: str, config: InspectConfig) -> RewardScorer:
+    return RewardScorer.from_checkpoint(
+        model,
+        device=config.device,
+        precision=config.precision,
+        batch_size=config.batch_size,
+        progress_bar=config.progress_bar,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``intentgap inspect MODEL SNAPSHOT [--json]``."""
+    """``intentgap inspect MODEL SNAPSHOT [--json] [--compare OTHER_MODEL]``."""
     config = InspectConfig.from_args(argv)
     try:
         info = read_info(config.model)
         snapshot = load_snapshot(config.snapshot)
-        scorer = RewardScorer.from_checkpoint(
-            config.model,
-            device=config.device,
-            precision=config.precision,
-            batch_size=config.batch_size,
-            progress_bar=config.progress_bar,
-        )
+        scorer = _scorer(config.model, config)
+        other = read_info(config.compare) if config.compare else None
+        other_scorer = _scorer(config.compare, config) if config.compare else None
     except (SnapshotError, RewardModelError, ValueError) as error:
         print(f"intentgap inspect: {error}", file=sys.stderr)
         return 2
     pair_ids, split = (
         evaluation_pairs(info, snapshot) if config.split == "eval" else (None, "all pairs")
     )
-    report = inspect_model(
-        scorer,
-        snapshot,
-        info.model_id,
-        pair_ids=pair_ids,
-        probe_pairs=config.probe_pairs,
-        confident=config.confident,
-        flagged_raters=config.flagged_raters or None,
-    )
+    settings: dict[str, Any] = {
+        "pair_ids": pair_ids,  # the same pairs for a compared model: differences are the models'
+        "probe_pairs": config.probe_pairs,
+        "confident": config.confident,
+        "flagged_raters": config.flagged_raters or None,
+    }
+    report = inspect_model(scorer, snapshot, info.model_id, **settings)
     report["split"] = split
-    if config.compare:
-        try:
-            other = read_info(config.compare)
-            other_scorer = RewardScorer.from_checkpoint(
-                config.compare,
-                device=config.device,
-                precision=config.precision,
-                batch_size=config.batch_size,
-                progress_bar=config.progress_bar,
-            )
-        except (RewardModelError, ValueError) as error:
-            print(f"intentgap inspect: --compare: {error}", file=sys.stderr)
-            return 2
-        # The same pairs for both, so every difference is the models'.
-        second = inspect_model(
-            other_scorer,
-            snapshot,
-            other.model_id,
-            pair_ids=pair_ids,
-            probe_pairs=config.probe_pairs,
-            confident=config.confident,
-            flagged_raters=list(report["flagged_raters"]),
-        )
+    if other is not None and other_scorer is not None:
+        settings["flagged_raters"] = list(report["flagged_raters"])
+        second = inspect_model(other_scorer, snapshot, other.model_id, **settings)
         report["comparison"] = {"model_id": other.model_id, "rows": compare(report, second)}
     text = json.dumps(report, indent=2, default=str)
     if config.out:
