@@ -22,7 +22,7 @@ from reward.checkpoint import CheckpointInfo, read_info
 from reward.inspection import compare, evaluation_pairs, inspect_model
 from reward.model import RewardModelError
 from reward.score import RewardScorer
-from reward.snapshot import load_snapshot
+from reward.snapshot import SnapshotError, load_snapshot
 
 _CHECKPOINT_KEY = "inspect_checkpoint"
 _SNAPSHOT_KEY = "inspect_snapshot"
@@ -259,10 +259,14 @@ def main() -> None:
     run = state.get(_RUN_KEY)
     if run is None or run[:3] != (checkpoint, info.created_at, snapshot):
         return
-    report = _report(*run)
-    compared = str(state.get(_COMPARE_KEY) or _NO_COMPARISON)
-    if compared != _NO_COMPARISON and compared in checkpoints:
-        _comparison(report, run, compared, checkpoints[compared])
+    try:
+        report = _report(*run)
+        compared = str(state.get(_COMPARE_KEY) or _NO_COMPARISON)
+        if compared != _NO_COMPARISON and compared in checkpoints:
+            _comparison(report, run, compared, checkpoints[compared])
+    except (SnapshotError, RewardModelError) as problem:
+        st.error(safe_markdown(f"Nothing to show: {problem}"))
+        return
 
     _summary(report)
     st.subheader("Calibration")

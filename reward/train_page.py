@@ -13,9 +13,10 @@ from data.store import Project, Store
 from data.workspace import Workspace
 from labeling import signin_page as session
 from labeling.preference_set import export_snapshot
+from labeling.render import safe_markdown
 from reward.config import TrainConfig
 from reward.inherited import audit_flags
-from reward.snapshot import load_snapshot
+from reward.snapshot import SnapshotError, load_snapshot
 from reward.views import TrainingJob, field_help
 
 _SNAPSHOT_KEY = "train_snapshot"
@@ -220,7 +221,11 @@ def main() -> None:
     if running:
         st.caption(f"A run is going ({running[0].folder.name}); start the next when it ends.")
     chosen = Workspace.resolve().snapshots / str(st.session_state[_SNAPSHOT_KEY])
-    raters = _raters(str(chosen), (chosen / MANIFEST_FILE).stat().st_mtime_ns)
+    try:
+        raters = _raters(str(chosen), (chosen / MANIFEST_FILE).stat().st_mtime_ns)
+    except SnapshotError as problem:
+        st.error(safe_markdown(f"This snapshot cannot be trained on: {problem}"))
+        return
     _settings_form(busy=bool(running), raters=raters)
 
     job = _jobs().get(str(st.session_state.get(_JOB_KEY)))

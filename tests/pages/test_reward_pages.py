@@ -184,3 +184,20 @@ def test_inspect_a_tiny_checkpoint(trained_workspace: Workspace) -> None:
     assert not at.exception and not at.error
     side = table_with(at, "who")
     assert {"length", "style"} <= set(side.loc[side["who"] == "model", "kind"])
+
+
+def test_a_damaged_snapshot_is_refused_on_both_pages(trained_workspace: Workspace) -> None:
+    pairs_file = trained_workspace.snapshots / "snap" / "pairs.parquet"
+    pairs_file.write_bytes(pairs_file.read_bytes() + b"tampered")
+
+    at = admin_on("reward/train_page.py")
+    assert not at.exception
+    (error,) = at.error
+    assert "This snapshot cannot be trained on" in error.value
+    assert "pairs.parquet: cannot be read as Parquet" in error.value
+    assert not [b for b in at.button if b.label == "Start training"]
+
+    at = click(admin_on("reward/inspect_page.py"), "Run inspection")
+    assert not at.exception
+    (error,) = at.error
+    assert "Nothing to show" in error.value and "pairs.parquet" in error.value
