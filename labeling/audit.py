@@ -89,26 +89,28 @@ def audit_report(
 
     item_judgments, item_pairs = _on_items(votes, pairs)
     disputed = pair_agreement(item_judgments) if votes.height else None
-    n_models = _model_count(pairs, votes)
-
-    def agreement_and_leaderboard() -> tuple[dict[str, object], list[dict[str, object]]]:
-        agreement = _agreement(
-            item_judgments, item_pairs, disputed, n_boot=n_boot, seed=seed, notes=agreement_notes
-        )
-        if n_models < 2:
-            return agreement, []
-        return agreement, _leaderboard(
-            votes, pairs, n_boot=n_boot, seed=seed, notes=leaderboard_notes
-        )
-
-    # Two halves of about equal cost run side by side (numpy and polars release the GIL, so
-    # both cores work); each half is deterministic, so the report does not depend on timing.
+    # Agreement reads only the restated votes: it runs beside the rest (numpy and polars
+    # release the GIL, so two cores share the work; every section is deterministic).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit") as beside:
-        other_half = beside.submit(agreement_and_leaderboard)
+        agreement_section = beside.submit(
+            _agreement,
+            item_judgments,
+            item_pairs,
+            disputed,
+            n_boot=n_boot,
+            seed=seed,
+            notes=agreement_notes,
+        )
         findings = _blind_spots(votes, pairs)
         flagged = findings.filter(pl.col("flagged"))
         rater_section = _raters(votes, pairs, kinds, flagged)
-        agreement, leaderboard_section = other_half.result()
+        n_models = _model_count(pairs, votes)
+        leaderboard_section = (
+            _leaderboard(votes, pairs, n_boot=n_boot, seed=seed, notes=leaderboard_notes)
+            if n_models >= 2
+            else []
+        )
+        agreement = agreement_section.result()
     summary: dict[str, object] = {
         "n_pairs": pairs.height,
         "n_judgments": votes.height,
