@@ -58,16 +58,13 @@ def main() -> None:
     sections = previous_sections()
     for name in args.only.split(","):
         module = importlib.import_module(BENCHMARKS[name])
-        # Other tenants' load moves absolute times (not the ratios): say how busy it was.
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         started = time.perf_counter()
         rows = module.run(scale=args.scale)
         took = time.perf_counter() - started
         doc = (module.__doc__ or "").strip().splitlines()[0]
         sections[name] = (
             f"## {name}: {doc}\n\nRun {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at scale "
-            f"{args.scale}, load average {load:.2f} on {os.cpu_count()} cores at the start."
-            f"\n\n{table(rows)}\n\n(whole benchmark: {took:.0f} s)"
+            f"{args.scale}.\n\n{table(rows)}\n\n(whole benchmark: {took:.0f} s)"
         )
         print(sections[name], flush=True)
     header = (
