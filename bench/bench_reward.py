@@ -304,6 +304,7 @@ def accuracy(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "train_pairs": train_rows.height,
         "held_out_pairs": held_out.height,
         "minilm_held_out_accuracy": trained.metrics["epochs"][-1]["eval_accuracy"],
+        "minilm_accuracy_by_epoch": [e["eval_accuracy"] for e in trained.metrics["epochs"]],
         "minilm_train_minutes": minutes,
         "baseline_held_out_accuracy": baseline_accuracy,
         "baseline_minutes": baseline_minutes,
@@ -363,7 +364,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--only-accuracy", action="store_true", help="only the accuracy run")
     parser.add_argument("--accuracy-pairs", type=int, default=None)
     parser.add_argument("--accuracy-precision", default="auto")
-    parser.add_argument("--accuracy-epochs", type=int, default=2)
+    parser.add_argument("--accuracy-epochs", type=int, default=4)
     parser.add_argument("--accuracy-eval-fraction", type=float, default=0.2)
     return parser
 

@@ -3,7 +3,8 @@
 The default base (the bundled MiniLM) trained on CPU for a run under 30 minutes, beside the
 quick baseline (frozen embeddings + logistic head) and the always-longer rule, on the same
 held-out prompts (split by prompt). Accuracy is against the dataset's own label; the interval
-is Wilson's 95%.
+is Wilson's 95%. The model's accuracy is reported after every epoch of the one run (the
+minutes of an epoch are the run's share).
 """
 
 from __future__ import annotations
@@ -36,29 +37,34 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
     n = result["held_out_pairs"]
     data = f"{result['train_pairs']} training pairs, {n} held-out pairs"
     rows = []
-    for name, key, minutes in (
-        (
-            f"MiniLM reward model, {args.accuracy_epochs} epochs, max {args.max_length} tokens",
-            "minilm_held_out_accuracy",
-            result["minilm_train_minutes"],
-        ),
-        (
-            "quick baseline (frozen embeddings + logistic head)",
-            "baseline_held_out_accuracy",
-            result["baseline_minutes"],
-        ),
-        ("always the longer response", "always_longer_held_out_accuracy", 0.0),
-    ):
-        low, high = wilson(result[key], n)
+
+    def row(name: str, accuracy: float, minutes: float) -> None:
+        low, high = wilson(accuracy, n)
         rows.append(
             {
                 "model": name,
-                "held-out accuracy": f"{result[key]:.1%}",
+                "held-out accuracy": f"{accuracy:.1%}",
                 "95% interval": f"{low:.1%} .. {high:.1%}",
                 "minutes (CPU)": f"{minutes:.1f}",
                 "data": data,
             }
         )
-    rows[0]["goal"] = f"run under {BUDGET_MINUTES:g} min"
-    rows[0]["met"] = result["minilm_train_minutes"] < BUDGET_MINUTES
+
+    # Every epoch's held-out accuracy, from one run: the last is not picked for being best.
+    by_epoch = result["minilm_accuracy_by_epoch"]
+    for epoch, accuracy in enumerate(by_epoch, start=1):
+        minutes = result["minilm_train_minutes"] * epoch / len(by_epoch)
+        row(
+            f"MiniLM reward model after epoch {epoch}, max {args.max_length} tokens",
+            accuracy,
+            minutes,
+        )
+    row(
+        "quick baseline (frozen embeddings + logistic head)",
+        result["baseline_held_out_accuracy"],
+        result["baseline_minutes"],
+    )
+    row("always the longer response", result["always_longer_held_out_accuracy"], 0.0)
+    rows[len(by_epoch) - 1]["goal"] = f"run under {BUDGET_MINUTES:g} min"
+    rows[len(by_epoch) - 1]["met"] = result["minilm_train_minutes"] < BUDGET_MINUTES
     return rows
