@@ -34,6 +34,7 @@ __all__ = [
     "format_report",
     "inspect_model",
     "main",
+    "named_flags",
 ]
 
 BREAKDOWNS = {"category": "category", "model_pair": "model_pair", "agreement": "agreement_bin"}
@@ -243,6 +244,13 @@ def format_comparison(rows: list[dict[str, Any]], first: str, second: str) -> st
     return "\n".join(lines)
 
 
+def named_flags(flags: dict[str, list[str]]) -> str:
+    """``r05 (length, position), r07``: raters with the blind-spot kinds flagged for them."""
+    return ", ".join(
+        f"{rater} ({', '.join(kinds)})" if kinds else rater for rater, kinds in flags.items()
+    )
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The report as a few readable lines for the terminal."""
     overall = report["accuracy"]["overall"]
@@ -283,8 +291,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"divergences: {report['divergence_counts'] or 'none'}")
     flags = report.get("flagged_raters") or {}
     if flags:
-        named = ", ".join(f"{r} ({', '.join(k)})" if k else r for r, k in flags.items())
-        lines.append(f'flagged raters (for "sides with a flagged rater"): {named}')
+        lines.append(f'flagged raters (for "sides with a flagged rater"): {named_flags(flags)}')
     side = report.get("side_by_side")
     if side:
         lines.append("the raters' blind spots, tested on the model (q: BH-adjusted p):")

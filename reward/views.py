@@ -14,6 +14,7 @@ import altair as alt
 import polars as pl
 
 from reward.config import TrainConfig
+from reward.inspection import named_flags
 from reward.train import TrainProgress, TrainResult, train
 
 __all__ = [
@@ -177,10 +178,9 @@ def flagged_sentence(report: dict[str, Any]) -> str:
     flags: dict[str, list[str]] = report.get("flagged_raters") or {}
     if not flags:
         return "No rater is flagged, so no pair is listed for siding with one."
-    named = ", ".join(
-        f"{rater} ({', '.join(kinds)})" if kinds else rater for rater, kinds in flags.items()
+    return (
+        f"Flagged raters: {named_flags(flags)}; pairs where the model sides with them are listed."
     )
-    return f"Flagged raters: {named}; pairs where the model sides with them are listed."
 
 
 def divergence_votes(row: dict[str, Any]) -> pl.DataFrame:
