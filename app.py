@@ -12,8 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from data.store import WorkspaceLocked
-from labeling import auth
-from labeling import signin_page as session
+from ui import auth, session
 
 st.set_page_config(page_title="intentgap", page_icon=":material/balance:", layout="wide")
 
@@ -31,32 +30,32 @@ if role is auth.Role.ADMIN:
     pages = {
         "Admin": [
             st.Page(
-                "labeling/admin_overview_page.py",
+                "ui/pages/overview.py",
                 title="Overview",
                 url_path="overview",
                 icon=":material/dashboard:",
                 default=True,
             ),
             st.Page(
-                "labeling/project_page.py",
+                "ui/pages/project.py",
                 title="Project settings",
                 url_path="project",
                 icon=":material/tune:",
             ),
             st.Page(
-                "labeling/raters_page.py",
+                "ui/pages/raters.py",
                 title="Raters",
                 url_path="raters",
                 icon=":material/group:",
             ),
             st.Page(
-                "labeling/import_page.py",
+                "ui/pages/import_data.py",
                 title="Import",
                 url_path="import",
                 icon=":material/upload:",
             ),
             st.Page(
-                "labeling/export_page.py",
+                "ui/pages/export_data.py",
                 title="Export",
                 url_path="export",
                 icon=":material/download:",
@@ -64,25 +63,25 @@ if role is auth.Role.ADMIN:
         ],
         "Audit": [
             st.Page(
-                "labeling/audit_page.py",
+                "ui/pages/agreement.py",
                 title="Agreement",
                 url_path="agreement",
                 icon=":material/handshake:",
             ),
             st.Page(
-                "labeling/raters_audit_page.py",
+                "ui/pages/raters_audit.py",
                 title="Raters audit",
                 url_path="raters-audit",
                 icon=":material/person_search:",
             ),
             st.Page(
-                "labeling/disputes_page.py",
+                "ui/pages/disputes.py",
                 title="Disputed pairs",
                 url_path="disputes",
                 icon=":material/forum:",
             ),
             st.Page(
-                "labeling/leaderboard_page.py",
+                "ui/pages/leaderboard.py",
                 title="Leaderboard",
                 url_path="leaderboard",
                 icon=":material/leaderboard:",
@@ -90,13 +89,13 @@ if role is auth.Role.ADMIN:
         ],
         "Reward models": [
             st.Page(
-                "reward/train_page.py",
+                "ui/pages/train.py",
                 title="Train",
                 url_path="train",
                 icon=":material/model_training:",
             ),
             st.Page(
-                "reward/inspect_page.py",
+                "ui/pages/inspect_model.py",
                 title="Inspect",
                 url_path="inspect",
                 icon=":material/troubleshoot:",
@@ -107,14 +106,14 @@ elif role is auth.Role.RATER:
     pages = {
         "Labeling": [
             st.Page(
-                "labeling/label_page.py",
+                "ui/pages/label.py",
                 title="Label",
                 url_path="label",
                 icon=":material/thumbs_up_down:",
                 default=True,
             ),
             st.Page(
-                "labeling/guidelines_page.py",
+                "ui/pages/guidelines.py",
                 title="Guidelines",
                 url_path="guidelines",
                 icon=":material/menu_book:",
@@ -125,7 +124,7 @@ else:
     pages = {
         "": [
             st.Page(
-                "labeling/signin_page.py",
+                "ui/pages/signin.py",
                 title="Sign in",
                 url_path="signin",
                 icon=":material/login:",

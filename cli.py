@@ -18,6 +18,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from data.formats import FORMATS
+from data.importers import import_file
+from data.presets import PRESETS
 from data.store import Project, Store, WorkspaceLocked
 from data.workspace import ENV_VAR, Workspace
 
@@ -45,8 +48,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if store.project(settings["project_id"]) is None:
             store.save_project(_project_from(settings, guidelines=guidelines, is_demo=True))
             print(f"Created project {settings['project_id']!r}.")
-        from data.importers import import_file
-
         with resources.as_file(demo.joinpath("pairs.jsonl")) as pairs_file:
             report = import_file(store, pairs_file, settings["project_id"])
         print(report.summary())
@@ -103,8 +104,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Import pairs and/or judgments from a file (JSONL, CSV, Parquet) or a preset folder."""
-    from data.importers import import_file
-
     mapping = dict(_parse_mapping(item) for item in args.map)
     with _open_store(Workspace.resolve(args.workspace).create()) as store:
         if store.project(args.project) is None:
@@ -245,9 +244,9 @@ def make_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", parents=[common], help=cmd_import.__doc__)
     imp.add_argument("file", help="a JSONL, CSV or Parquet file, or a preset's folder")
     imp.add_argument("--project", default="default", help="project to import into")
-    imp.add_argument("--format", choices=["jsonl", "csv", "parquet"], help="skip detection")
+    imp.add_argument("--format", choices=FORMATS, help="skip detection")
     imp.add_argument("--shape", choices=["pairs", "trl", "judgments", "denormalised"])
-    imp.add_argument("--preset", choices=["hh-rlhf", "mt-bench", "pandalm", "llmfao"])
+    imp.add_argument("--preset", choices=list(PRESETS))
     imp.add_argument(
         "--map",
         action="append",

@@ -1,33 +1,37 @@
-"""Readers for known public preference datasets, built on ``data.importers``.
+"""Known public preference datasets (presets) and ``PRESETS``, the one registry of them.
 
 Each reader takes the dataset's file or folder and returns an ``ImportBatch``; ids are stable
 (``mtb-q081-t1-alpaca-13b-vs-claude-v1``, ``pandalm-17``, ``llmfao-42`` or content hashes), so
 a re-import changes nothing. Published data keeps what it has: empty responses (a model that
 said nothing) are imported, not refused, and every vote is one judgment.
+
+``PRESETS`` (name -> ``Preset``) is what the importer, the CLI's ``--preset`` choices and the
+app's import page read; a new dataset is one reader plus one entry there.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
 import polars as pl
 
-from data.importers import (
-    LINE,
-    Columns,
-    ImportBatch,
-    InputError,
-    Table,
-    assemble,
-    load_table,
-    require_columns,
-    trl_frames,
-)
+from data.columns import Columns
+from data.formats import LINE, InputError, Table, load_table
+from data.shapes import ImportBatch, assemble, require_columns, trl_frames
 
-__all__ = ["READERS", "read_hh_rlhf", "read_llmfao", "read_mt_bench", "read_pandalm"]
+__all__ = [
+    "PRESETS",
+    "Preset",
+    "read_hh_rlhf",
+    "read_llmfao",
+    "read_mt_bench",
+    "read_pandalm",
+]
 
 
 def read_hh_rlhf(path: Path, source_rater: str | None = None) -> ImportBatch:
@@ -365,11 +369,47 @@ def _no_source_rater(preset: str, source_rater: str | None) -> None:
         raise ValueError(f"the {preset} preset has human raters; source_rater does not apply")
 
 
-READERS: Mapping[str, Callable[[Path, str | None], ImportBatch]] = MappingProxyType(
+@dataclass(frozen=True)
+class Preset:
+    """A known public dataset: its name, a line that says what it reads, and its reader."""
+
+    name: str
+    description: str
+    reader: Callable[[Path, str | None], ImportBatch]
+
+    def read(self, path: str | os.PathLike[str], source_rater: str | None = None) -> ImportBatch:
+        """The dataset's file or folder at ``path`` as one batch; nothing is written."""
+        return self.reader(Path(path), source_rater)
+
+
+PRESETS: Mapping[str, Preset] = MappingProxyType(
     {
-        "hh-rlhf": read_hh_rlhf,
-        "mt-bench": read_mt_bench,
-        "pandalm": read_pandalm,
-        "llmfao": read_llmfao,
+        preset.name: preset
+        for preset in (
+            Preset(
+                "hh-rlhf",
+                "Anthropic HH-RLHF: a *.jsonl.gz of chosen/rejected dialogues, or a folder of"
+                " them; category = the split folder; source rater 'hh-rlhf'.",
+                read_hh_rlhf,
+            ),
+            Preset(
+                "mt-bench",
+                "MT-Bench human judgments folder: one pair per (question, turn, model_a,"
+                " model_b), one judgment per vote, rater = judge.",
+                read_mt_bench,
+            ),
+            Preset(
+                "pandalm",
+                "PandaLM test set folder: 999 pairs from testset-v1.jsonl, 3 annotators"
+                " (0 = tie, 1 = response1, 2 = response2).",
+                read_pandalm,
+            ),
+            Preset(
+                "llmfao",
+                "LLMFAO folder: pairs-crowd.jsonl and crowd-comparisons.csv; left is always"
+                " model_x (shown_left = a).",
+                read_llmfao,
+            ),
+        )
     }
 )

@@ -3,8 +3,9 @@
 - ``response_features``: length and Markdown structure of each pair's two responses, the
   covariates that style control and the length/style blind-spot checks share.
 - ``MajorityVote``: the plain per-pair label.
-- ``leave_one_out_consensus``: for each vote, the majority of the *other* raters on that pair,
-  the reference a rater is compared with when a pair has no gold.
+- ``leave_one_out_consensus``: for each vote, the majority of the *other* raters on that
+  comparison (reversed pairs included), the reference a rater is compared with when a pair
+  has no gold.
 - ``BradleyTerry``: model strengths on an Elo-like scale with ties (Davidson or Rao-Kupper),
   bootstrap intervals (reweighting votes), and optional style control (log length ratio and Markdown
   counts as covariates, as Chatbot Arena does). ``leaderboard`` puts the plain and the
@@ -25,6 +26,8 @@ import numpy.typing as npt
 import polars as pl
 
 from data import frames
+from labeling.agreement import item_votes
+from labeling.codes import choice_codes, choice_names, dense_codes
 from labeling.memo import remember_last
 
 __all__ = [
@@ -48,8 +51,6 @@ _BOLD = r"\*\*[^*\n]+\*\*|__[^_\n]+__"
 #: ``length`` is log((1 + chars_a) / (1 + chars_b)); the Markdown ones are
 #: log1p(count_a) - log1p(count_b); ``markdown`` pools headers, list items and bold.
 STYLE_FEATURES: tuple[str, ...] = ("length", "headers", "lists", "bold", "markdown")
-
-_CHOICE_CODE = {choice: code for code, choice in enumerate(frames.CHOICES)}
 
 #: Elo-like scale: 400 points per factor 10 in odds, centred on 1000 (Chatbot Arena's scale).
 ELO_BASE = 1000.0
@@ -109,22 +110,6 @@ def response_features(pairs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _choice_codes(judgments: pl.DataFrame) -> IntArray:
-    codes = judgments.get_column("choice").replace_strict(_CHOICE_CODE, return_dtype=pl.Int64)
-    return codes.to_numpy()
-
-
-def _dense_codes(column: pl.Series) -> tuple[IntArray, int]:
-    """Integer codes 0..k-1 for the distinct values of a column (in sorted order), and k.
-
-    Casting to an Enum of the sorted distinct values hashes instead of sorting a million
-    strings, which is five times faster than a dense rank.
-    """
-    values = column.unique().sort()
-    codes = column.cast(pl.Enum(values)).to_physical().to_numpy().astype(np.int64)
-    return codes, len(values)
-
-
 def _majority(counts: IntArray) -> tuple[IntArray, FloatArray]:
     """Row-wise winning choice code (-1 when the top count is shared or zero) and its share."""
     top = counts.max(axis=1)
@@ -133,12 +118,6 @@ def _majority(counts: IntArray) -> tuple[IntArray, FloatArray]:
     total = counts.sum(axis=1)
     share = np.divide(top, total, out=np.zeros(len(top)), where=total > 0)
     return label, share
-
-
-def _labels(codes: IntArray) -> pl.Series:
-    """Choice names for codes; -1 (no majority) becomes null."""
-    names = dict(enumerate(frames.CHOICES))
-    return pl.Series(codes).replace_strict(names, default=None, return_dtype=pl.String)
 
 
 class MajorityVote:
@@ -157,20 +136,18 @@ class MajorityVote:
 
     def fit(self, judgments: pl.DataFrame) -> Self:
         """Consumes ``frames.JUDGMENTS`` (``pair_id``, ``choice``)."""
-        pair_codes, n_pairs = _dense_codes(judgments.get_column("pair_id"))
-        choice = _choice_codes(judgments)
-        n_choices = len(frames.CHOICES)
+        pair_codes, pair_ids = dense_codes(judgments.get_column("pair_id"))
+        choice = choice_codes(judgments.get_column("choice"))
+        n_pairs, n_choices = len(pair_ids), len(frames.CHOICES)
         counts = np.bincount(
             pair_codes * n_choices + choice, minlength=n_pairs * n_choices
         ).reshape(n_pairs, n_choices)
-        # Dense codes follow sorted order, so the sorted distinct ids line up with them.
-        pair_ids = judgments.get_column("pair_id").unique().sort()
         label, share = _majority(counts)
         total = counts.sum(axis=1)
         self.labels_ = pl.DataFrame(
             {
                 "pair_id": pair_ids,
-                "label": _labels(label),
+                "label": choice_names(label),
                 "agreement": share,
                 "n": total.astype(np.int64),
             }
@@ -185,44 +162,62 @@ class MajorityVote:
         return self.fit(judgments).labels_
 
 
-def leave_one_out_consensus(judgments: pl.DataFrame) -> pl.DataFrame:
-    """For each vote, the majority choice of the *other* raters on the same pair.
+def leave_one_out_consensus(
+    judgments: pl.DataFrame, pairs: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """For each vote, the majority choice of the *other* raters on the same comparison.
 
-    Consumes ``frames.JUDGMENTS`` (``pair_id``, ``rater_id``, ``choice``). Returns one row per
-    input row, in the same order: ``pair_id``, ``rater_id``, ``consensus`` (null when no other
-    rater voted or their top choice is shared) and ``n_others`` (the other raters' votes).
-    A rater's repeated votes on a pair (later rounds) are all left out of their own reference.
+    The one definition of "the other raters' majority": it is the reference a rater is
+    compared with where a pair has no gold (blind spots, reliability, drift). With ``pairs``
+    the comparison is the item of ``agreement.item_votes``, so votes on a reversed pair (the
+    same prompt and responses, sides swapped) count, read from the item's sides; the
+    consensus is then put back in this vote's own sides. Every vote of the other raters
+    counts; all of the rater's own votes on the item (later rounds too) are left out.
+
+    Consumes ``frames.JUDGMENTS`` (``pair_id``, ``rater_id``, ``choice``) and optionally
+    ``frames.PAIRS``. Returns one row per input row, in the same order: ``pair_id``,
+    ``rater_id``, ``consensus`` (null when no other rater voted or their top choice is
+    shared), ``item_consensus`` (the same, on the item's sides) and ``n_others`` (the other
+    raters' votes).
 
     >>> votes = pl.DataFrame({"pair_id": ["p"] * 4, "rater_id": ["r1", "r2", "r3", "r4"],
     ...     "choice": ["a", "a", "b", "a"]})
     >>> leave_one_out_consensus(votes)["consensus"].to_list()
     ['a', 'a', 'a', 'a']
     """
-    pair_codes, n_pairs = _dense_codes(judgments.get_column("pair_id"))
-    rater_codes, n_raters = _dense_codes(judgments.get_column("rater_id"))
-    choice = _choice_codes(judgments)
-    n_choices = len(frames.CHOICES)
-    per_pair = np.bincount(pair_codes * n_choices + choice, minlength=n_pairs * n_choices).reshape(
-        n_pairs, n_choices
-    )
-    key = pair_codes * max(n_raters, 1) + rater_codes
+    votes = item_votes(judgments, pairs)
+    item_codes, items = dense_codes(votes.get_column("item_id"))
+    rater_codes, raters = dense_codes(votes.get_column("rater_id"))
+    choice = choice_codes(votes.get_column("item_choice"))
+    n_items, n_choices = len(items), len(frames.CHOICES)
+    per_item = np.bincount(item_codes * n_choices + choice, minlength=n_items * n_choices)
+    per_item = per_item.reshape(n_items, n_choices)
+    key = item_codes * max(len(raters), 1) + rater_codes
     if pl.Series(key).is_duplicated().any():
-        # Later rounds: all of a rater's votes on the pair, through a dense (pair, rater) code.
+        # Later rounds: all of a rater's votes on the item, through a dense (item, rater) code.
         _, group = np.unique(key, return_inverse=True)
         n_groups = int(group.max()) + 1
         own = np.bincount(group * n_choices + choice, minlength=n_groups * n_choices)
         own_votes = own.reshape(n_groups, n_choices)[group]
-    else:  # one vote per rater and pair: the rater's own vote is the only one to leave out
+    else:  # one vote per rater and item: the rater's own vote is the only one to leave out
         own_votes = np.eye(n_choices, dtype=np.int64)[choice]
-    others = per_pair[pair_codes] - own_votes
+    others = per_item[item_codes] - own_votes
     label, _ = _majority(others)
+    swapped = pl.col("item_consensus").replace({"a": "b", "b": "a"})
     return pl.DataFrame(
         {
-            "pair_id": judgments.get_column("pair_id"),
-            "rater_id": judgments.get_column("rater_id"),
-            "consensus": _labels(label),
+            "pair_id": votes.get_column("pair_id"),
+            "rater_id": votes.get_column("rater_id"),
+            "flipped": votes.get_column("flipped"),
+            "item_consensus": choice_names(label),
             "n_others": others.sum(axis=1).astype(np.int64),
         }
+    ).select(
+        "pair_id",
+        "rater_id",
+        consensus=pl.when("flipped").then(swapped).otherwise("item_consensus"),
+        item_consensus="item_consensus",
+        n_others="n_others",
     )
 
 

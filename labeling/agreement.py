@@ -38,6 +38,7 @@ import numpy.typing as npt
 import polars as pl
 
 from data import frames
+from labeling.codes import dense_codes
 from labeling.memo import remember_last
 
 __all__ = [
@@ -209,7 +210,7 @@ def _coded(judgments: pl.DataFrame, pairs: pl.DataFrame | None) -> _Coded:
 def _code(judgments: pl.DataFrame, pairs: pl.DataFrame | None) -> _Coded:
     frame = item_votes(judgments, pairs)
     item_code = (frame["item_id"].rank("dense") - 1).to_numpy().astype(np.int64)
-    rater_code, rater_ids = _dense_codes(frame["rater_id"])
+    rater_code, rater_ids = dense_codes(frame["rater_id"])
     frame = frame.with_columns(
         item_code=pl.Series(item_code),
         rater_code=pl.Series(rater_code),
@@ -217,17 +218,6 @@ def _code(judgments: pl.DataFrame, pairs: pl.DataFrame | None) -> _Coded:
         score_code=pl.col("item_score").cast(pl.Int64) + 3,
     )
     return _Coded(frame, int(item_code.max(initial=-1)) + 1, rater_ids)
-
-
-def _dense_codes(values: pl.Series) -> tuple[Ints, pl.Series]:
-    """Codes 0..k-1 in the sorted order of the distinct values, and those values."""
-    distinct = values.unique().sort()
-    # Ranking sorts every row; a lookup is faster when few values repeat often (raters).
-    if len(distinct) * 8 > len(values):
-        codes = values.rank("dense") - 1
-    else:
-        codes = values.replace_strict(distinct, pl.int_range(len(distinct), eager=True))
-    return codes.to_numpy().astype(np.int64), distinct
 
 
 def _factorize(values: Ints, size: int | None = None) -> tuple[Ints, Ints, Ints]:

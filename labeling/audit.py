@@ -33,7 +33,8 @@ from labeling.agreement import (
     pair_agreement,
     percent_agreement,
 )
-from labeling.blind_spots import find_blind_spots
+from labeling.blind_spots import FINDINGS, find_blind_spots
+from labeling.disputes import disputed_pairs
 from labeling.reliability import DawidSkene, rater_reliability
 
 __all__ = ["REPORT_KEYS", "audit_report", "format_report"]
@@ -88,7 +89,7 @@ def audit_report(
     kinds = _rater_kinds(votes, raters)
 
     item_judgments, item_pairs = _on_items(votes, pairs)
-    disputed = pair_agreement(item_judgments) if votes.height else None
+    per_item = pair_agreement(item_judgments) if votes.height else None
     # Agreement reads only the restated votes: it runs beside the rest (numpy and polars
     # release the GIL, so two cores share the work; every section is deterministic).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit") as beside:
@@ -96,7 +97,7 @@ def audit_report(
             _agreement,
             item_judgments,
             item_pairs,
-            disputed,
+            per_item,
             n_boot=n_boot,
             seed=seed,
             notes=agreement_notes,
@@ -116,7 +117,7 @@ def audit_report(
         "n_judgments": votes.height,
         "n_raters": votes["rater_id"].n_unique(),
         "n_source_raters": sum(kind == "source" for kind in kinds.values()),
-        "n_items": 0 if disputed is None else disputed.height,
+        "n_items": 0 if per_item is None else per_item.height,
         "n_models": n_models,
         "has_gold": bool(pairs["gold"].is_not_null().any()),
         "n_boot": n_boot,
@@ -131,7 +132,7 @@ def audit_report(
         "raters": rater_section,
         "blind_spots": [_finding(row) for row in flagged.iter_rows(named=True)],
         "leaderboard": leaderboard_section,
-        "disputed_pairs": _disputed(disputed, pairs),
+        "disputed_pairs": _disputed(votes, pairs, findings),
     }
     plain = _plain(report)
     assert isinstance(plain, dict)
@@ -305,7 +306,7 @@ def _accuracy(row: Mapping[str, Any], name: str) -> dict[str, object]:
 
 def _blind_spots(votes: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     if votes.is_empty():
-        return frames.empty(_FINDINGS)
+        return frames.empty(FINDINGS)
     return find_blind_spots(votes, pairs)
 
 
@@ -356,51 +357,44 @@ def _leaderboard(
     ]
 
 
-def _disputed(items: pl.DataFrame | None, pairs: pl.DataFrame) -> list[dict[str, object]]:
-    """The most disputed items: highest vote entropy, then lowest agreement."""
-    if items is None:
+def _disputed(
+    votes: pl.DataFrame, pairs: pl.DataFrame, findings: pl.DataFrame
+) -> list[dict[str, object]]:
+    """The ``TOP_N`` pairs of ``disputes.disputed_pairs`` (what the Disputed pairs page lists)."""
+    if votes.is_empty():
         return []
-    top = (
-        items.filter(pl.col("n_raters") >= 2)
-        .sort(["entropy", "agreement", "item_id"], descending=[True, False, False])
-        .head(TOP_N)
-        .join(
-            pairs.select(pl.col("pair_id").alias("item_id"), "category", "prompt"),
-            on="item_id",
-            how="left",
-            maintain_order="left",
-        )
+    top = disputed_pairs(votes, pairs, findings, TOP_N)
+    counts = (
+        votes.join(top.select("pair_id"), on="pair_id", how="semi")
+        .group_by("pair_id")
+        .agg(pl.col("choice").value_counts())
     )
+    votes_of = {
+        row["pair_id"]: {entry["choice"]: entry["count"] for entry in row["choice"]}
+        for row in counts.iter_rows(named=True)
+    }
     return [
         {
-            "pair_id": row["item_id"],
+            "pair_id": row["pair_id"],
             "category": row["category"],
             "prompt": _shorten(row["prompt"], 80),
-            "n_votes": row["n_votes"],
-            "votes": {choice: row[f"votes_{choice}"] for choice in frames.CHOICES},
-            "majority": row["majority"],
+            "n_votes": row["n"],
+            "votes": {c: votes_of[row["pair_id"]].get(c, 0) for c in frames.CHOICES},
+            "majority": row["label"],
             "agreement": row["agreement"],
             "entropy": row["entropy"],
+            "n_reasons": row["n_reasons"],
+            "reasons": [
+                name.removeprefix("predicate_")
+                for name in top.columns
+                if name.startswith("predicate_") and row[name]
+            ],
         }
         for row in top.iter_rows(named=True)
     ]
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-_FINDINGS: dict[str, pl.DataType] = {
-    "rater_id": pl.String(),
-    "kind": pl.String(),
-    "slice": pl.String(),
-    "effect": pl.Float64(),
-    "ci_low": pl.Float64(),
-    "ci_high": pl.Float64(),
-    "p_value": pl.Float64(),
-    "q_value": pl.Float64(),
-    "n": pl.Int64(),
-    "flagged": pl.Boolean(),
-    "message": pl.String(),
-}
 
 
 def _rater_kinds(votes: pl.DataFrame, raters: pl.DataFrame | None) -> dict[str, str]:
@@ -597,12 +591,12 @@ def format_report(report: Mapping[str, Any]) -> str:
             str(row["category"]),
             " ".join(f"{k}:{v}" for k, v in row["votes"].items() if v),
             _num(row["agreement"]),
-            _num(row["entropy"]),
+            ", ".join(row["reasons"]),
         ]
         for row in report.get("disputed_pairs", [])
     ]
     lines += _section(
-        "Most disputed pairs", ["pair", "category", "votes", "agreement", "entropy"], rows
+        "Most disputed pairs", ["pair", "category", "votes", "agreement", "reasons"], rows
     )
     return "\n".join(lines) + "\n"
 

@@ -23,8 +23,7 @@ The checks, each a function ``check_<kind>(votes) -> findings``:
 - drift: agreement with the reference falling over the rater's working span; logistic
   regression on time, one-sided Wald test.
 
-``pair_reasons`` is the per-pair view (doubtlab style): one ``predicate_<name>`` column per
-reason to doubt a pair's label, sorted by how many fired.
+The per-pair view, reasons to doubt a pair's label, is ``labeling.disputes``.
 """
 
 from __future__ import annotations
@@ -37,7 +36,8 @@ import numpy.typing as npt
 import polars as pl
 from scipy import special, stats
 
-from labeling.aggregation import MajorityVote, leave_one_out_consensus, response_features
+from labeling.aggregation import leave_one_out_consensus, response_features
+from labeling.codes import dense_codes
 from labeling.memo import remember_last
 
 __all__ = [
@@ -60,7 +60,7 @@ __all__ = [
     "check_style",
     "check_ties",
     "find_blind_spots",
-    "pair_reasons",
+    "flag_findings",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -124,7 +124,7 @@ def audit_votes(judgments: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     """
     features = response_features(pairs).select("pair_id", "length", "markdown", "chars")
     pair_part = pairs.select("pair_id", "category", "gold").join(features, on="pair_id")
-    consensus = leave_one_out_consensus(judgments).get_column("consensus")
+    consensus = leave_one_out_consensus(judgments, pairs).get_column("consensus")
     decisive = pl.col("choice").is_in(["a", "b"])
     return (
         judgments.select(
@@ -174,6 +174,15 @@ def benjamini_hochberg(p_values: npt.ArrayLike) -> FloatArray:
     ranked = p[order] * tested.size / np.arange(1, tested.size + 1)
     q[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
     return q
+
+
+def flag_findings(found: pl.DataFrame, alpha: float = 0.05) -> pl.DataFrame:
+    """The one multiple-testing correction: ``q_value`` (Benjamini-Hochberg across every row
+    of ``found``) and ``flagged`` = ``q_value < alpha``. Consumes and returns ``FINDINGS``."""
+    q_value = benjamini_hochberg(found.get_column("p_value").fill_null(np.nan).to_numpy())
+    return found.with_columns(pl.Series("q_value", q_value)).with_columns(
+        (pl.col("q_value") < alpha).fill_null(False).alias("flagged")
+    )
 
 
 def _clopper_pearson(k: FloatArray, n: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -243,12 +252,6 @@ def _batched_logit(
     covariance = np.linalg.inv(hess)
     se = np.sqrt(np.clip(np.diagonal(covariance, axis1=1, axis2=2), 0.0, None))
     return beta, se
-
-
-def _codes(column: pl.Series) -> tuple[IntArray, pl.Series]:
-    """Dense integer codes of a column and the distinct values they index (sorted)."""
-    values = column.unique().sort()
-    return column.cast(pl.Enum(values)).to_physical().to_numpy().astype(np.int64), values
 
 
 def _findings(
@@ -356,7 +359,7 @@ def _fit_choice_model(votes: pl.DataFrame) -> _ChoiceModel:
         )
         .filter(pl.len().over("rater_id") >= MIN_VOTES)
     )
-    groups, raters = _codes(decisive.get_column("rater_id"))
+    groups, raters = dense_codes(decisive.get_column("rater_id"))
     design = np.column_stack(
         [
             np.ones(decisive.height),
@@ -624,7 +627,7 @@ def check_drift(votes: pl.DataFrame) -> pl.DataFrame:
         .filter((pl.len().over("rater_id") >= MIN_VOTES) & (pl.col("span") > 0))
         .with_columns((pl.col("t") - pl.col("t").min().over("rater_id")) / pl.col("span"))
     )
-    groups, raters = _codes(scored.get_column("rater_id"))
+    groups, raters = dense_codes(scored.get_column("rater_id"))
     design = np.column_stack([np.ones(scored.height), scored.get_column("t").to_numpy()])
     y = scored.get_column("correct").to_numpy().astype(np.float64)
     beta, se = _batched_logit(groups, design, y, len(raters))
@@ -670,81 +673,6 @@ def find_blind_spots(
     """
     votes = audit_votes(judgments, pairs)
     found = pl.concat([check(votes) for check in checks], how="vertical")
-    q_value = benjamini_hochberg(found.get_column("p_value").fill_null(np.nan).to_numpy())
-    return (
-        found.with_columns(pl.Series("q_value", q_value))
-        .with_columns((pl.col("q_value") < alpha).fill_null(False).alias("flagged"))
-        .sort(["q_value", "p_value", "rater_id", "kind"], nulls_last=True)
-    )
-
-
-# -- per-pair reasons (doubtlab style) ---------------------------------------------------------
-
-#: A pair is contested when its top choice has at most this share of the votes.
-CONTESTED_SHARE = 0.5
-#: A pair is confused when its vote entropy is at least this share of the most it could be
-#: with that many votes (log of min(votes, choices)).
-CONFUSED_ENTROPY = 0.9
-
-
-def pair_reasons(
-    judgments: pl.DataFrame, pairs: pl.DataFrame, findings: pl.DataFrame | None = None
-) -> pl.DataFrame:
-    """Reasons to doubt each pair's majority label, one ``predicate_<name>`` column each.
-
-    Consumes ``frames.JUDGMENTS``, ``frames.PAIRS`` and optionally ``FINDINGS``. Reasons:
-    ``low_agreement`` (top choice has at most half the votes, with 2+ votes),
-    ``high_entropy`` (vote entropy at least 90% of the most possible with that many votes),
-    ``lone_dissent`` (3+ votes, all but one agree), ``against_gold`` (majority differs from
-    gold), ``fast_vote`` (a vote under the reading floor), ``flagged_rater`` (a vote by a rater
-    flagged in ``findings``).
-    Returns ``pair_id``, ``label``, ``agreement``, ``n``, the predicates (0/1) and
-    ``n_reasons``, most doubtful first.
-    """
-    majority = MajorityVote().fit(judgments)
-    shares = majority.probas_.drop("pair_id").to_numpy()
-    n_choices = shares.shape[1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        entropy = -np.nansum(np.where(shares > 0, shares * np.log(shares), 0.0), axis=1)
-    most = np.log(np.minimum(majority.labels_.get_column("n").to_numpy(), n_choices))
-    entropy = np.divide(entropy, most, out=np.zeros_like(entropy), where=most > 0)
-    chars = response_features(pairs).select("pair_id", "chars")
-    flagged_raters = (
-        findings.filter(pl.col("flagged")).get_column("rater_id").unique()
-        if findings is not None
-        else pl.Series([], dtype=pl.String)
-    )
-    per_pair = (
-        judgments.join(chars, on="pair_id", how="left")
-        .group_by("pair_id")
-        .agg(
-            ((pl.col("seconds") / (pl.col("chars") / 1000.0)) < FAST_SECONDS_PER_KCHAR)
-            .any()
-            .alias("fast"),
-            pl.col("rater_id").is_in(flagged_raters.implode()).any().alias("flagged"),
-        )
-    )
-    frame = (
-        majority.labels_.with_columns(pl.Series("entropy", entropy))
-        .join(pairs.select("pair_id", "gold"), on="pair_id", how="left")
-        .join(per_pair, on="pair_id", how="left")
-    )
-    n, agreement = pl.col("n"), pl.col("agreement")
-    predicates = {
-        "low_agreement": (n >= 2) & (agreement <= CONTESTED_SHARE),
-        "high_entropy": (n >= 2) & (pl.col("entropy") >= CONFUSED_ENTROPY),
-        "lone_dissent": (n >= 3) & ((agreement * n).round() == n - 1),
-        "against_gold": pl.col("gold").is_not_null()
-        & (pl.col("label").is_null() | (pl.col("label") != pl.col("gold"))),
-        "fast_vote": pl.col("fast").fill_null(False),
-        "flagged_rater": pl.col("flagged").fill_null(False),
-    }
-    columns = [
-        expr.fill_null(False).cast(pl.Int8).alias(f"predicate_{name}")
-        for name, expr in predicates.items()
-    ]
-    return (
-        frame.select("pair_id", "label", "agreement", "n", *columns)
-        .with_columns(pl.sum_horizontal(r"^predicate_.*$").cast(pl.Int64).alias("n_reasons"))
-        .sort(["n_reasons", "agreement"], descending=[True, False])
+    return flag_findings(found, alpha).sort(
+        ["q_value", "p_value", "rater_id", "kind"], nulls_last=True
     )

@@ -22,7 +22,9 @@ import polars as pl
 from scipy import sparse
 
 from data import frames
+from labeling.aggregation import leave_one_out_consensus
 from labeling.agreement import latest_votes
+from labeling.codes import choice_codes, dense_codes
 
 __all__ = ["DawidSkene", "consensus_drift", "loo_consensus", "rater_reliability"]
 
@@ -70,11 +72,11 @@ class DawidSkene:
         votes = frames.conform(judgments, frames.JUDGMENTS)
         if votes.is_empty():
             return self._fit_nothing()
-        task, pair_ids = _dense_codes(votes["pair_id"])
-        rater, rater_ids = _dense_codes(votes["rater_id"])
+        task, pair_ids = dense_codes(votes["pair_id"])
+        rater, rater_ids = dense_codes(votes["rater_id"])
         observed = set(votes["choice"].unique())
         labels = [choice for choice in frames.CHOICES if choice in observed]
-        label = _label_codes(votes["choice"], labels)
+        label = choice_codes(votes["choice"], tuple(labels))
         n_tasks, n_raters, n_labels = len(pair_ids), len(rater_ids), len(labels)
         # counts[task, rater * K + said]: the votes as a sparse matrix, so that both EM steps
         # are one sparse product each.
@@ -197,22 +199,6 @@ class DawidSkene:
         return expectation + entropy
 
 
-def _dense_codes(values: pl.Series) -> tuple[Ints, pl.Series]:
-    """Codes 0..k-1 in the sorted order of the distinct values, and those values."""
-    distinct = values.unique().sort()
-    # Ranking sorts every row; a lookup is faster when few values repeat often (raters).
-    if len(distinct) * 8 > len(values):
-        codes = values.rank("dense") - 1
-    else:
-        codes = values.replace_strict(distinct, pl.int_range(len(distinct), eager=True))
-    return codes.to_numpy().astype(np.int64), distinct
-
-
-def _label_codes(choices: pl.Series, labels: list[str]) -> Ints:
-    """Position of each choice in ``labels``."""
-    return choices.cast(pl.Enum(labels)).to_physical().to_numpy().astype(np.int64)
-
-
 # ----------------------------------------------------------------------------- consensus
 
 
@@ -220,9 +206,10 @@ def loo_consensus(judgments: pl.DataFrame, pairs: pl.DataFrame | None = None) ->
     """Each rater's latest vote per item next to the majority of the *other* raters there.
 
     Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``. Returns ``agreement.item_votes``'s
-    columns (one row per rater and item) plus ``n_others`` (other raters' votes on the
-    item), ``consensus`` (their majority choice, from the item's sides; null when nobody
-    else voted or the others are split evenly at the top) and ``agrees``
+    columns (one row per rater and item) plus ``n_others`` (other raters' latest votes on
+    the item), ``consensus`` (their majority choice on the item's sides, as
+    ``aggregation.leave_one_out_consensus`` defines it over these latest votes; null when
+    nobody else voted or the others are split evenly at the top) and ``agrees``
     (``item_choice == consensus``; null without a consensus).
 
     >>> votes = pl.DataFrame({"pair_id": ["p1"] * 3, "rater_id": ["r1", "r2", "r3"],
@@ -231,24 +218,11 @@ def loo_consensus(judgments: pl.DataFrame, pairs: pl.DataFrame | None = None) ->
     [('r1', None, None), ('r2', None, None), ('r3', 'a', False)]
     """
     votes = latest_votes(judgments, pairs).sort("item_id", "rater_id")
-    n_labels = len(frames.CHOICES)
-    item, items = _dense_codes(votes["item_id"])
-    label = _label_codes(votes["item_choice"], list(frames.CHOICES))
-    counts = np.bincount(item * n_labels + label, minlength=len(items) * n_labels)
-    others = counts.reshape(-1, n_labels)[item] - np.eye(n_labels, dtype=np.int64)[label]
-    top = others.max(axis=1, initial=0)
-    unique_top = (others == top[:, np.newaxis]).sum(axis=1) == 1
-    consensus = np.where(unique_top & (top > 0), others.argmax(axis=1), -1)
+    others = leave_one_out_consensus(votes, pairs)
     return votes.with_columns(
-        n_others=pl.Series(others.sum(axis=1), dtype=pl.Int64),
-        consensus=_choice_names(consensus),
+        n_others=others.get_column("n_others"),
+        consensus=others.get_column("item_consensus"),
     ).with_columns(agrees=pl.col("item_choice") == pl.col("consensus"))
-
-
-def _choice_names(codes: Ints) -> pl.Series:
-    """Choice names of codes into ``frames.CHOICES``; -1 becomes null."""
-    names = dict(enumerate(frames.CHOICES))
-    return pl.Series(codes).replace_strict(names, default=None, return_dtype=pl.String)
 
 
 def _wilson(successes: pl.Expr, trials: pl.Expr, confidence: float) -> tuple[pl.Expr, pl.Expr]:

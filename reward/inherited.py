@@ -21,12 +21,12 @@ import polars as pl
 from data import frames
 from labeling.blind_spots import (
     audit_votes,
-    benjamini_hochberg,
     check_category,
     check_gold,
     check_length,
     check_style,
     find_blind_spots,
+    flag_findings,
 )
 from reward.metrics import preferred_side
 from reward.snapshot import Snapshot, pairs_from_preferences
@@ -82,13 +82,9 @@ def side_by_side(
     model = audit_votes(voted, pairs).filter(pl.col("rater_id") == model_rater)
     votes = pl.concat([raters, model])
     found = pl.concat([check(votes) for check in MODEL_CHECKS], how="vertical")
-    q_value = benjamini_hochberg(found.get_column("p_value").fill_null(np.nan).to_numpy())
     return (
-        found.with_columns(pl.Series("q_value", q_value))
-        .with_columns(
-            (pl.col("q_value") < alpha).fill_null(False).alias("flagged"),
-            (pl.col("rater_id") == model_rater).alias("is_model"),
-        )
+        flag_findings(found, alpha)
+        .with_columns((pl.col("rater_id") == model_rater).alias("is_model"))
         .sort(["is_model", "q_value", "rater_id"], descending=[True, False, False], nulls_last=True)
     )
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -41,6 +42,7 @@ from reward.dataset import (
     PairCollator,
     PairExample,
     SequenceEncoder,
+    TruncationCounts,
     encode_pairs,
     length_grouped_batches,
 )
@@ -247,6 +249,98 @@ def _model_window(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, wa
     return min(int(limit) for limit in limits if limit)
 
 
+@dataclass(frozen=True)
+class _Setup:
+    """What a run trains and evaluates with, built once before its first step."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    encoder: SequenceEncoder
+    train_examples: list[PairExample]
+    eval_examples: list[PairExample]
+    train_truncation: TruncationCounts
+    eval_truncation: TruncationCounts
+    device: torch.device
+    precision: str
+    scorer: RewardScorer
+    collator: PairCollator
+    #: Token length of each training example, for length-grouped batches.
+    lengths: list[int]
+
+
+class _Progress:
+    """Where a run reports: the terminal's progress bar and the caller's callback."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        total_steps: int,
+        done_steps: int,
+        callback: ProgressCallback | None,
+    ) -> None:
+        self.epochs = config.epochs
+        self.total_steps = total_steps
+        self.callback = callback
+        self.bar = tqdm(
+            total=total_steps, initial=done_steps, desc="train", disable=not config.progress_bar
+        )
+
+    def report(self, progress: TrainProgress) -> None:
+        if self.callback is not None:
+            self.callback(progress)
+
+    def stepped(self, run: _Run, epoch: int) -> None:
+        """After each optimizer step of ``epoch`` (counted from 0)."""
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{np.mean(run.losses[-20:]):.4f}", acc=f"{run.accuracy:.3f}")
+        self.report(
+            TrainProgress(
+                run.step,
+                self.total_steps,
+                epoch + 1,
+                self.epochs,
+                run.losses[-1],
+                run.accuracy,
+                run.rate,
+            )
+        )
+
+    def evaluated(self, run: _Run, epoch: int, metrics: dict[str, float]) -> None:
+        """After the evaluation that ends ``epoch`` (counted from 0)."""
+        self.report(
+            TrainProgress(
+                run.step,
+                self.total_steps,
+                epoch + 1,
+                self.epochs,
+                metrics["train_loss"],
+                math.nan,
+                run.rate,
+                eval=metrics,
+            )
+        )
+
+    def finished(self, run: _Run, summary: dict[str, Any]) -> None:
+        """Once the finished model is written."""
+        last = run.history[-1] if run.history else {}
+        self.report(
+            TrainProgress(
+                run.step,
+                self.total_steps,
+                self.epochs,
+                self.epochs,
+                float(last.get("train_loss", math.nan)),
+                math.nan,
+                summary["pairs_per_second"],
+                eval=last,
+                done=True,
+            )
+        )
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def train(
     config: TrainConfig,
     *,
@@ -264,8 +358,33 @@ def train(
     snapshot = load_snapshot(config.snapshot)
     resumed = _check_out_folder(config, snapshot.content_hash)
     pairs = training_pairs(snapshot, config)
+    setup = _set_up(config, pairs, resumed)
+    steps_per_epoch = _steps_per_epoch(config, len(setup.train_examples))
+    run = _Run(config, setup.model, steps_per_epoch * config.epochs)
+    info = _start_or_resume(run, pairs, snapshot.content_hash, setup.encoder, resumed)
+    progress = _Progress(config, steps_per_epoch * config.epochs, run.step, progress_callback)
+    stopped = _train_epochs(run, setup, info, steps_per_epoch, progress, stop)
+    progress.close()
+    summary = _summary(run, setup)
+    if stopped:
+        _save_state(run, info, setup.model, setup.tokenizer)
+        return TrainResult(out, False, summary)
+    _save_finished(info, setup, summary)
+    progress.finished(run, summary)
+    return TrainResult(out, True, summary)
+
+
+# -- setup -----------------------------------------------------------------------------------
+
+
+def _load_model(
+    config: TrainConfig, resumed: CheckpointInfo | None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The model to train: the base (or the interrupted run's weights), with LoRA adapters
+    (new, or the interrupted run's) when ``lora_r`` asks for them."""
     if config.lora_r < 0:
         raise ValueError(f"lora_r must be 0 (off) or a positive rank, not {config.lora_r}")
+    out = Path(config.out)
     # A LoRA run keeps its base where it was read; only its adapters sit in ``out``.
     model, tokenizer = load_model(
         out if resumed and not config.lora_r else resolve_base(config.base_model),
@@ -275,150 +394,192 @@ def train(
         model = lora.load_adapters(model, out)
     elif config.lora_r:
         model = lora.add_adapters(model, config)
+    return model, tokenizer
+
+
+def _set_up(config: TrainConfig, pairs: pl.DataFrame, resumed: CheckpointInfo | None) -> _Setup:
+    """Load the model, encode the training and held-out pairs, and place both on the device."""
+    model, tokenizer = _load_model(config, resumed)
     encoder = SequenceEncoder(
         tokenizer, _model_window(model, tokenizer, config.max_length), config.format
     )
-    train_examples, truncation = encode_pairs(pairs.filter(~pairs["is_eval"]), encoder)
+    train_examples, train_truncation = encode_pairs(pairs.filter(~pairs["is_eval"]), encoder)
     eval_examples, eval_truncation = encode_pairs(pairs.filter(pairs["is_eval"]), encoder)
     if not train_examples:
         raise ValueError(f"eval_fraction {config.eval_fraction} leaves no pairs to train on")
     device = pick_device(config.device)
     precision = resolve_precision(config.precision, device)
     model.to(device)  # type: ignore[arg-type]  # transformers types .to() oddly
-    scorer = RewardScorer(model, tokenizer, encoder, device, precision, config.eval_batch_size)
-    collator = PairCollator(
-        int(tokenizer.pad_token_id),
-        pad_to_multiple_of=8 if device.type == "cuda" else None,
-        token_types=uses_token_types(model),
+    return _Setup(
+        model=model,
+        tokenizer=tokenizer,
+        encoder=encoder,
+        train_examples=train_examples,
+        eval_examples=eval_examples,
+        train_truncation=train_truncation,
+        eval_truncation=eval_truncation,
+        device=device,
+        precision=precision,
+        scorer=RewardScorer(model, tokenizer, encoder, device, precision, config.eval_batch_size),
+        collator=PairCollator(
+            int(tokenizer.pad_token_id),
+            pad_to_multiple_of=8 if device.type == "cuda" else None,
+            token_types=uses_token_types(model),
+        ),
+        lengths=[example.length for example in train_examples],
     )
-    lengths = [example.length for example in train_examples]
-    n_batches = math.ceil(len(train_examples) / config.batch_size)
-    steps_per_epoch = math.ceil(n_batches / config.grad_accum)
-    run = _Run(config, model, steps_per_epoch * config.epochs)
-    info = resumed or new_info(
-        out, config, snapshot.content_hash, encoder.format, encoder.max_length
-    )
+
+
+def _steps_per_epoch(config: TrainConfig, n_train: int) -> int:
+    """Optimizer steps in one epoch: batches of ``batch_size``, ``grad_accum`` per step."""
+    n_batches = math.ceil(n_train / config.batch_size)
+    return math.ceil(n_batches / config.grad_accum)
+
+
+# -- checkpointing and resume ----------------------------------------------------------------
+
+
+def _start_or_resume(
+    run: _Run,
+    pairs: pl.DataFrame,
+    snapshot_hash: str,
+    encoder: SequenceEncoder,
+    resumed: CheckpointInfo | None,
+) -> CheckpointInfo:
+    """The description of this run's checkpoint; an interrupted run's saved state is
+    restored into ``run``, a new run's train/held-out split is written to ``out``."""
+    config = run.config
+    out = Path(config.out)
+    info = resumed or new_info(out, config, snapshot_hash, encoder.format, encoder.max_length)
     if resumed:
         run.restore(torch.load(out / STATE_FILE, weights_only=False))
     else:
         pairs.select("pair_id", "is_eval").write_parquet(_mkdir(out) / SPLIT_FILE)
-    info = dataclasses.replace(info, config=config)
+    return dataclasses.replace(info, config=config)
 
-    def report(progress: TrainProgress) -> None:
-        if progress_callback is not None:
-            progress_callback(progress)
 
-    bar = tqdm(
-        total=steps_per_epoch * config.epochs,
-        initial=run.step,
-        desc="train",
-        disable=not config.progress_bar,
-    )
-    model.train()
-    stopped = False
+def _save_finished(info: CheckpointInfo, setup: _Setup, summary: dict[str, Any]) -> None:
+    """Write the finished reward model (LoRA adapters merged into it) and its metrics, and
+    drop what only a resume needed."""
+    out = Path(info.config.out)
+    model = setup.model
+    if info.config.lora_r:
+        model = lora.merge_adapters(model)
+        shutil.rmtree(out / lora.ADAPTER_FOLDER, ignore_errors=True)
+    _save_model(dataclasses.replace(info, complete=True), model, setup.tokenizer)
+    (out / METRICS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out / STATE_FILE).unlink(missing_ok=True)
+
+
+# -- the loop --------------------------------------------------------------------------------
+
+
+def _train_epochs(
+    run: _Run,
+    setup: _Setup,
+    info: CheckpointInfo,
+    steps_per_epoch: int,
+    progress: _Progress,
+    stop: threading.Event | None,
+) -> bool:
+    """Every epoch left to run, each evaluated at its end and (all but the last) saved for
+    ``--resume``. True when ``stop`` ended the run early."""
+    config = run.config
+    setup.model.train()
     for epoch in range(run.step // steps_per_epoch, config.epochs):
-        batches = length_grouped_batches(
-            lengths,
-            config.batch_size,
-            seed=config.seed + epoch,
-            group_by_length=config.group_by_length,
-        )
-        skip = (run.step - epoch * steps_per_epoch) * config.grad_accum
-        groups = [
-            batches[i : i + config.grad_accum] for i in range(skip, len(batches), config.grad_accum)
-        ]
-        if skip == 0:
-            run.losses, run.right, run.decided = [], 0, 0
-        for position, group in enumerate(groups, start=1):
-            started = time.perf_counter()
-            run.optimizer_step(
-                [[train_examples[i] for i in indices] for indices in group],
-                collator,
-                device,
-                precision,
-            )
-            run.train_seconds += time.perf_counter() - started
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(run.losses[-20:]):.4f}", acc=f"{run.accuracy:.3f}")
-            report(
-                TrainProgress(
-                    run.step,
-                    bar.total,
-                    epoch + 1,
-                    config.epochs,
-                    run.losses[-1],
-                    run.accuracy,
-                    run.rate,
-                )
-            )
-            # A stop on an epoch's last step still lets that epoch be evaluated.
-            if stop is not None and stop.is_set() and position < len(groups):
-                stopped = True
-                break
-            if config.save_every and run.step % config.save_every == 0:
-                _save_state(run, info, model, tokenizer)
-        if stopped:
-            break
-        metrics = {
-            "epoch": epoch + 1,
-            "train_loss": float(np.mean(run.losses)) if run.losses else math.nan,
-        }
-        metrics.update({f"eval_{k}": v for k, v in evaluate(scorer, eval_examples).items()})
-        model.train()
-        run.history.append(metrics)
-        report(
-            TrainProgress(
-                run.step,
-                bar.total,
-                epoch + 1,
-                config.epochs,
-                metrics["train_loss"],
-                math.nan,
-                run.rate,
-                eval=metrics,
-            )
-        )
-        if stop is not None and stop.is_set() and epoch + 1 < config.epochs:
-            stopped = True
-            break
+        if _train_epoch(run, setup, info, epoch, steps_per_epoch, progress, stop):
+            return True
+        progress.evaluated(run, epoch, _evaluate_epoch(run, setup, epoch))
         if epoch + 1 < config.epochs:
-            _save_state(run, info, model, tokenizer)
-    bar.close()
-    summary: dict[str, Any] = {
+            if _stop_requested(stop):
+                return True
+            _save_state(run, info, setup.model, setup.tokenizer)
+    return False
+
+
+def _train_epoch(
+    run: _Run,
+    setup: _Setup,
+    info: CheckpointInfo,
+    epoch: int,
+    steps_per_epoch: int,
+    progress: _Progress,
+    stop: threading.Event | None,
+) -> bool:
+    """The optimizer steps of ``epoch`` (those a resumed run has not taken yet). True when
+    ``stop`` ended it before its last step."""
+    config = run.config
+    batches = length_grouped_batches(
+        setup.lengths,
+        config.batch_size,
+        seed=config.seed + epoch,
+        group_by_length=config.group_by_length,
+    )
+    skip = (run.step - epoch * steps_per_epoch) * config.grad_accum
+    groups = [
+        batches[i : i + config.grad_accum] for i in range(skip, len(batches), config.grad_accum)
+    ]
+    if skip == 0:
+        run.losses, run.right, run.decided = [], 0, 0
+    for position, group in enumerate(groups, start=1):
+        _timed_step(run, setup, group)
+        progress.stepped(run, epoch)
+        # A stop on an epoch's last step still lets that epoch be evaluated.
+        if _stop_requested(stop) and position < len(groups):
+            return True
+        if config.save_every and run.step % config.save_every == 0:
+            _save_state(run, info, setup.model, setup.tokenizer)
+    return False
+
+
+def _timed_step(run: _Run, setup: _Setup, group: list[list[int]]) -> None:
+    """One optimizer step over a group of micro-batches (example indices), timed."""
+    started = time.perf_counter()
+    run.optimizer_step(
+        [[setup.train_examples[i] for i in indices] for indices in group],
+        setup.collator,
+        setup.device,
+        setup.precision,
+    )
+    run.train_seconds += time.perf_counter() - started
+
+
+def _stop_requested(stop: threading.Event | None) -> bool:
+    return stop is not None and stop.is_set()
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+def _evaluate_epoch(run: _Run, setup: _Setup, epoch: int) -> dict[str, float]:
+    """The metrics that close ``epoch``: its mean training loss and the held-out evaluation,
+    added to the run's history."""
+    metrics: dict[str, float] = {
+        "epoch": epoch + 1,
+        "train_loss": float(np.mean(run.losses)) if run.losses else math.nan,
+    }
+    metrics.update({f"eval_{k}": v for k, v in evaluate(setup.scorer, setup.eval_examples).items()})
+    setup.model.train()
+    run.history.append(metrics)
+    return metrics
+
+
+def _summary(run: _Run, setup: _Setup) -> dict[str, Any]:
+    """What ``metrics.json`` records about the whole run."""
+    return {
         "epochs": run.history,
-        "n_train": len(train_examples),
-        "n_eval": len(eval_examples),
-        "truncation": {"train": truncation.as_dict(), "eval": eval_truncation.as_dict()},
-        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "device": str(device),
-        "precision": precision,
+        "n_train": len(setup.train_examples),
+        "n_eval": len(setup.eval_examples),
+        "truncation": {
+            "train": setup.train_truncation.as_dict(),
+            "eval": setup.eval_truncation.as_dict(),
+        },
+        "trainable_parameters": sum(p.numel() for p in setup.model.parameters() if p.requires_grad),
+        "device": str(setup.device),
+        "precision": setup.precision,
         "train_seconds": run.train_seconds,
         "pairs_per_second": run.pairs_seen / max(run.train_seconds, 1e-9),
     }
-    if stopped:
-        _save_state(run, info, model, tokenizer)
-        return TrainResult(out, False, summary)
-    if config.lora_r:
-        model = lora.merge_adapters(model)
-        shutil.rmtree(out / lora.ADAPTER_FOLDER, ignore_errors=True)
-    _save_model(dataclasses.replace(info, complete=True), model, tokenizer)
-    (out / METRICS_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    (out / STATE_FILE).unlink(missing_ok=True)
-    last = run.history[-1] if run.history else {}
-    report(
-        TrainProgress(
-            run.step,
-            bar.total,
-            config.epochs,
-            config.epochs,
-            float(last.get("train_loss", math.nan)),
-            math.nan,
-            summary["pairs_per_second"],
-            eval=last,
-            done=True,
-        )
-    )
-    return TrainResult(out, True, summary)
 
 
 def _mkdir(folder: Path) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("data", "labeling", "reward")
+PACKAGES = ("data", "labeling", "reward", "ui")
 
 
 def modules() -> list[Path]:
@@ -34,8 +34,9 @@ def relative(path: Path) -> str:
     return path.relative_to(REPO).as_posix()
 
 
-def is_page(path: Path) -> bool:
-    return path.name.endswith("_page.py") or path.name == "app.py"
+def in_ui(path: Path) -> bool:
+    """``app.py`` and the ``ui/`` package: the only modules that may import streamlit."""
+    return relative(path) == "app.py" or relative(path).startswith("ui/")
 
 
 @pytest.mark.parametrize("path", modules(), ids=relative)
@@ -44,18 +45,36 @@ def test_floors(path: Path) -> None:
     top = {name.split(".")[0] for name in names}
     where = relative(path)
     if where.startswith("data/"):
-        assert not top & {"labeling", "reward"}, "data/ is the ground floor"
+        assert not top & {"labeling", "reward", "ui"}, "data/ is the ground floor"
     if where.startswith("labeling/"):
-        assert "reward" not in top, "labeling/ must not depend on reward/"
-    if where.startswith("reward/") and not is_page(path):
+        assert not top & {"reward", "ui"}, "labeling/ must not depend on reward/ or ui/"
+    if where.startswith("reward/"):
+        assert "ui" not in top, "reward/ is a library: no UI"
         assert "data.store" not in names, "reward/ reads snapshots, never the database"
+    if where == "cli.py":
+        assert "ui" not in top, "the terminal door does not go through the browser's rooms"
 
 
 @pytest.mark.parametrize("path", modules(), ids=relative)
-def test_only_pages_import_streamlit(path: Path) -> None:
+def test_only_app_and_ui_import_streamlit(path: Path) -> None:
     top = {name.split(".")[0] for name in imported(path)}
-    if not is_page(path):
+    if not in_ui(path):
         assert "streamlit" not in top
+
+
+def page_files() -> list[Path]:
+    return sorted(p for p in (REPO / "ui" / "pages").glob("*.py") if p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("path", page_files(), ids=relative)
+def test_pages_never_import_other_pages(path: Path) -> None:
+    assert not {name for name in imported(path) if name.startswith("ui.pages")}
+
+
+def test_every_page_is_routed_by_the_app() -> None:
+    app = (REPO / "app.py").read_text(encoding="utf-8")
+    for page in page_files():
+        assert f'"{relative(page)}"' in app, f"{relative(page)} is not in app.py's navigation"
 
 
 @pytest.mark.parametrize("path", modules(), ids=relative)
@@ -73,7 +92,7 @@ def test_no_page_renders_raw_html(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in modules() if p.parts[-2] in PACKAGES and not is_page(p)], ids=relative
+    "path", [p for p in modules() if p.parts[-2] in PACKAGES and not in_ui(p)], ids=relative
 )
 def test_analysis_and_reference_libraries_stay_out_of_the_product(path: Path) -> None:
     top = {name.split(".")[0] for name in imported(path)}

@@ -13,13 +13,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from data.importers import (
-    Duplicate,
-    InputError,
-    import_file,
-    pair_id_for,
-    read_file,
-)
+from data.importers import InputError, import_file, read_file
+from data.shapes import Duplicate, pair_id_for
 from data.store import Project, Store
 
 # -- tiny hand-checkable inputs ---------------------------------------------------------------

@@ -120,6 +120,23 @@ def test_leave_one_out_consensus_leaves_out_every_round_of_the_rater() -> None:
     assert loo.get_column("n_others").to_list() == [1, 1, 2]
 
 
+def test_leave_one_out_consensus_counts_votes_on_the_reversed_pair() -> None:
+    # Three votes on one comparison, one of them on the reversed pair (sides swapped): r1
+    # and r2 both prefer x. Counted per pair, r2 would be measured against r3 alone and r1
+    # against nobody; counted on the comparison, each rater meets the other two.
+    pairs = pl.DataFrame(
+        {"pair_id": ["xy", "yx"], "prompt": ["q", "q"], "model_a": ["x", "y"],
+         "model_b": ["y", "x"], "response_a": ["X", "Y"], "response_b": ["Y", "X"]}
+    )  # fmt: skip
+    judged = votes([("xy", "r1", "a"), ("yx", "r2", "b"), ("yx", "r3", "a")])
+    loo = leave_one_out_consensus(judged, pairs)
+    # r1: r2 says x, r3 says y: split. r2: r1 and r3 split too. r3: r1 and r2 both say x,
+    # which on r3's own sides (y shown as a) is b.
+    assert loo.get_column("consensus").to_list() == [None, None, "b"]
+    assert loo.get_column("item_consensus").to_list() == [None, None, "a"]
+    assert loo.get_column("n_others").to_list() == [2, 2, 2]
+
+
 # -- Bradley-Terry -----------------------------------------------------------------------------
 
 

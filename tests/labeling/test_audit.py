@@ -125,8 +125,9 @@ def test_leaderboard_and_agreement_sections(
     assert len(agreement["by_category"]) == pairs_categories()
     disputed = report["disputed_pairs"]
     assert isinstance(disputed, list) and len(disputed) == 10
-    entropies = [row["entropy"] for row in disputed]
-    assert entropies == sorted(entropies, reverse=True)
+    # One ranking with the Disputed pairs page: most reasons to doubt the label first.
+    reasons = [row["n_reasons"] for row in disputed]
+    assert reasons == sorted(reasons, reverse=True)
 
 
 def pairs_categories() -> int:

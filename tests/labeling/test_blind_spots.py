@@ -32,7 +32,6 @@ from labeling.blind_spots import (
     check_style,
     check_ties,
     find_blind_spots,
-    pair_reasons,
 )
 from labeling.simulate import RaterProfile, simulate_pairs, simulate_votes
 
@@ -388,28 +387,6 @@ def test_mt_bench_votes_can_be_audited(datasets: Path) -> None:
     assert {"ties", "length", "style", "category"} <= set(found.get_column("kind"))
     assert not {"speed", "drift"} & set(found.get_column("kind"))
     assert value(found, pl.col("n").min()) >= 10
-
-
-# -- per-pair reasons --------------------------------------------------------------------------
-
-
-def test_pair_reasons_sort_the_most_doubtful_pairs_first() -> None:
-    pairs = gold_pairs(["x"] * 4).with_columns(
-        pl.Series("gold", [None, None, None, "b"], dtype=pl.String)
-    )
-    rows = [vote("p000", r, "a") for r in ("r1", "r2", "r3")]  # unanimous
-    rows += [vote("p001", "r1", "a"), vote("p001", "r2", "b", seconds=1.0)]  # split, one fast
-    rows += [vote("p002", r, c) for r, c in [("r1", "a"), ("r2", "a"), ("r3", "a"), ("bad", "b")]]
-    rows += [vote("p003", r, "a") for r in ("r1", "r2")]  # against gold b
-    flagged = pl.DataFrame({"rater_id": ["bad"], "flagged": [True]})
-    reasons = pair_reasons(judgments(rows), pairs, findings=flagged)
-    table = {row["pair_id"]: row for row in reasons.iter_rows(named=True)}
-    assert table["p001"]["predicate_low_agreement"] == table["p001"]["predicate_high_entropy"] == 1
-    assert table["p001"]["predicate_fast_vote"] == 1 and table["p001"]["n_reasons"] == 3
-    assert table["p002"]["predicate_lone_dissent"] == table["p002"]["predicate_flagged_rater"] == 1
-    assert table["p003"]["predicate_against_gold"] == 1 and table["p003"]["n_reasons"] == 1
-    assert table["p000"]["n_reasons"] == 0
-    assert reasons.get_column("pair_id").to_list() == ["p001", "p002", "p003", "p000"]
 
 
 def test_a_rater_who_always_agrees_still_gets_a_length_estimate() -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import threading
 import weakref
 from collections.abc import Callable
 
 import polars as pl
+import pytest
 
 from labeling.memo import remember_last
 
@@ -65,3 +67,34 @@ def test_each_thread_keeps_its_own_last_result() -> None:
     other.join()
     height(mine)
     assert len(calls) == 2, "one computation per thread"
+
+
+def test_a_keyword_call_is_the_same_call_as_the_positional_one() -> None:
+    """The wrapper accepts what the step's signature advertises, keywords included."""
+    calls, height = counting()
+    frame, other = pl.DataFrame({"x": [1, 2]}), pl.DataFrame({"x": [3]})
+    assert height(frame, other) == 3
+    assert height(frame, other=other) == 3
+    assert height(frame=frame, other=other) == 3
+    assert height(other=other, frame=frame) == 3
+    assert len(calls) == 1
+
+
+def test_a_default_argument_is_the_same_call_as_passing_it() -> None:
+    calls, height = counting()
+    frame = pl.DataFrame({"x": [1, 2]})
+    assert height(frame) == 2
+    assert height(frame, None) == 2
+    assert height(frame, other=None) == 2
+    assert height(frame=frame) == 2
+    assert len(calls) == 1
+
+
+def test_the_wrapper_keeps_the_step_signature_and_refuses_what_it_refuses() -> None:
+    _, height = counting()
+    assert list(inspect.signature(height).parameters) == ["frame", "other"]
+    frame = pl.DataFrame({"x": [1]})
+    with pytest.raises(TypeError):
+        height(frame, unknown=frame)
+    with pytest.raises(TypeError):
+        height()

@@ -1,0 +1,358 @@
+"""Frames and charts for the audit pages: the statistics modules' results, shaped to be shown.
+
+Pure: frames in, frames or Altair charts out, no I/O and no Streamlit. Inputs follow the
+``data.frames`` contracts, or ``blind_spots.audit_votes`` where a function says so.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from scipy import stats
+
+from labeling import agreement
+
+__all__ = [
+    "agreement_by",
+    "agreement_table",
+    "category_accuracy",
+    "interval_chart",
+    "leaderboard_long",
+    "length_chart",
+    "length_curve",
+    "pair_votes",
+    "position_rates",
+    "rater_table",
+]
+
+_INTERVAL = {
+    "estimate": pl.Float64(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+    "n": pl.Int64(),
+}
+
+
+def _proportion_interval(
+    k: npt.NDArray[np.float64], n: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Clopper-Pearson 95% interval of k successes in n trials (NaN where n is 0)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.where(k > 0, stats.beta.ppf(0.025, k, n - k + 1), 0.0)
+        high = np.where(k < n, stats.beta.ppf(0.975, k + 1, n - k), 1.0)
+    empty = n <= 0
+    return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+
+
+# -- agreement ---------------------------------------------------------------------------------
+
+
+def agreement_table(
+    judgments: pl.DataFrame, pairs: pl.DataFrame, *, n_boot: int = 1000, seed: int = 0
+) -> pl.DataFrame:
+    """The headline agreement coefficients, one row each with its bootstrap interval.
+
+    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``. Returns ``coefficient, estimate,
+    ci_low, ci_high, n, n_items, n_raters`` (undefined values null).
+    """
+    found = [
+        agreement.percent_agreement(judgments, pairs, n_boot=n_boot, seed=seed),
+        agreement.percent_agreement(judgments, pairs, ties=False, n_boot=n_boot, seed=seed),
+        agreement.fleiss_kappa(judgments, pairs, n_boot=n_boot, seed=seed),
+        agreement.krippendorff_alpha(judgments, pairs, n_boot=n_boot, seed=seed),
+        agreement.krippendorff_alpha(
+            judgments, pairs, level_of_measurement="ordinal", n_boot=n_boot, seed=seed
+        ),
+    ]
+    return pl.DataFrame(
+        [
+            {
+                "coefficient": c.name,
+                "estimate": c.estimate,
+                "ci_low": c.ci_low,
+                "ci_high": c.ci_high,
+                "n": c.n,
+                "n_items": c.n_items,
+                "n_raters": c.n_raters,
+            }
+            for c in found
+        ],
+        schema={"coefficient": pl.String(), **_INTERVAL, "n_items": pl.Int64, "n_raters": pl.Int64},
+    ).with_columns(pl.col("estimate", "ci_low", "ci_high").fill_nan(None))
+
+
+def agreement_by(
+    judgments: pl.DataFrame,
+    pairs: pl.DataFrame,
+    by: str = "category",
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Percent agreement and Krippendorff's alpha per slice of ``by``, long format.
+
+    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS`` (``by`` is a pairs column,
+    ``model_pair`` or ``principle``). Returns ``slice, coefficient, estimate, ci_low, ci_high,
+    n`` sorted by coefficient and slice; a missing slice value reads ``(none)``.
+    """
+    tables = {
+        "percent_agreement": agreement.percent_agreement(
+            judgments, pairs, by=by, n_boot=n_boot, seed=seed
+        ),
+        "krippendorff_alpha_nominal": agreement.krippendorff_alpha(
+            judgments, pairs, by=by, n_boot=n_boot, seed=seed
+        ),
+    }
+    long: pl.DataFrame = pl.concat(
+        [
+            table.select(
+                pl.col(by).cast(pl.String).fill_null("(none)").alias("slice"),
+                pl.lit(name).alias("coefficient"),
+                *(pl.col(c).cast(t) for c, t in _INTERVAL.items()),
+            )
+            for name, table in tables.items()
+        ]
+    )
+    return long.with_columns(pl.col("estimate", "ci_low", "ci_high").fill_nan(None))
+
+
+def interval_chart(
+    frame: pl.DataFrame,
+    *,
+    y: str,
+    x: str = "estimate",
+    color: str | None = None,
+    title: str = "",
+    reference: float | None = None,
+) -> alt.LayerChart:
+    """Points with horizontal interval bars (``ci_low``..``ci_high``), one row per ``y``.
+
+    ``color`` splits the points (e.g. rater vs peers); ``reference`` draws a vertical rule
+    (e.g. 0.5 for chance).
+    """
+    base = alt.Chart(frame, title=title)
+    y_axis = alt.Y(f"{y}:N", title=None, sort=None, axis=alt.Axis(labelLimit=320))
+    offset = {"yOffset": alt.YOffset(f"{color}:N")} if color else {}
+    hue = {"color": alt.Color(f"{color}:N", title=None)} if color else {}
+    tooltip = [c for c in frame.columns if c in (y, x, "ci_low", "ci_high", "n", color)]
+    bars = base.mark_rule().encode(
+        x=alt.X("ci_low:Q", title=x), x2="ci_high:Q", y=y_axis, **offset, **hue
+    )
+    points = base.mark_point(filled=True, size=60).encode(
+        x=f"{x}:Q", y=y_axis, tooltip=tooltip, **offset, **hue
+    )
+    layers: list[alt.Chart] = [bars, points]
+    if reference is not None:
+        rule = alt.Chart(pl.DataFrame({"reference": [reference]})).mark_rule(strokeDash=[4, 4])
+        layers.append(rule.encode(x="reference:Q"))
+    return alt.LayerChart(layer=layers)
+
+
+# -- raters ------------------------------------------------------------------------------------
+
+
+def rater_table(reliability: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
+    """One row per rater: reliability and the blind spots flagged for them.
+
+    Consumes ``reliability.rater_reliability``'s frame and ``blind_spots.FINDINGS``. Returns
+    ``rater_id, n, consensus_accuracy, gold_accuracy, ds_accuracy, tie_rate,
+    median_seconds, flagged`` (how many findings) and ``blind_spots`` (their kinds), least
+    reliable (lowest Dawid-Skene accuracy) first.
+    """
+    flagged = (
+        findings.filter(pl.col("flagged"))
+        .group_by("rater_id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("flagged"),
+            pl.col("kind").unique().sort().str.join(", ").alias("blind_spots"),
+        )
+    )
+    return (
+        reliability.join(flagged, on="rater_id", how="left")
+        .select(
+            "rater_id",
+            "n",
+            "consensus_accuracy",
+            "gold_accuracy",
+            "ds_accuracy",
+            "tie_rate",
+            "median_seconds",
+            pl.col("flagged").fill_null(0),
+            pl.col("blind_spots").fill_null(""),
+        )
+        .sort("ds_accuracy", "rater_id", nulls_last=True)
+    )
+
+
+def position_rates(votes: pl.DataFrame, rater_id: str) -> pl.DataFrame:
+    """How often the rater, and everyone else together, picked the side shown on the left.
+
+    Consumes ``blind_spots.audit_votes`` (``rater_id, picked_left``). Returns ``who``
+    (the rater's id, then ``others``), ``estimate`` (share of decisive votes for the left
+    side), ``ci_low, ci_high`` (Clopper-Pearson 95%) and ``n``.
+    """
+    decisive = votes.filter(pl.col("picked_left").is_not_null())
+    who = pl.when(pl.col("rater_id") == rater_id).then(pl.lit(rater_id)).otherwise(pl.lit("others"))
+    counts = (
+        pl.DataFrame({"who": [rater_id, "others"]})
+        .join(
+            decisive.group_by(who.alias("who")).agg(
+                pl.len().cast(pl.Int64).alias("n"), pl.col("picked_left").sum().alias("k")
+            ),
+            on="who",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(pl.col("n", "k").fill_null(0))
+    )
+    k = counts["k"].to_numpy().astype(np.float64)
+    n = counts["n"].to_numpy().astype(np.float64)
+    low, high = _proportion_interval(k, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(n > 0, k / np.maximum(n, 1), np.nan)
+    return pl.DataFrame(
+        {"who": counts["who"], "estimate": share, "ci_low": low, "ci_high": high, "n": n},
+        schema={"who": pl.String(), **_INTERVAL},
+    ).with_columns(pl.col("estimate", "ci_low", "ci_high").fill_nan(None))
+
+
+def length_curve(votes: pl.DataFrame, rater_id: str, bins: int = 5) -> pl.DataFrame:
+    """The rater's choice against the length ratio, beside the consensus on the same pairs.
+
+    Consumes ``blind_spots.audit_votes`` (``rater_id, choice, consensus, length``: log of
+    (1 + chars of a) / (1 + chars of b)). The rater's decisive votes are cut into ``bins``
+    equal-count bins of ``length``; per bin, ``share_a`` is the share choosing ``a``, for
+    ``who`` = the rater and ``who`` = ``consensus`` (the other raters' majority on those
+    pairs, where it is decisive). Returns ``bin, length`` (mean log ratio), ``who, share_a,
+    n``. A rater swayed by length has a steeper curve than the consensus.
+    """
+    own = votes.filter(pl.col("rater_id") == rater_id, pl.col("choice").is_in(["a", "b"])).select(
+        "length", "choice", "consensus"
+    )
+    schema = {
+        "bin": pl.Int64(),
+        "length": pl.Float64(),
+        "who": pl.String(),
+        "share_a": pl.Float64(),
+        "n": pl.Int64(),
+    }
+    if own.is_empty():
+        return pl.DataFrame(schema=schema)
+    n_bins = max(1, min(bins, own.height))
+    binned = own.with_columns(
+        ((pl.col("length").rank("ordinal") - 1) * n_bins // own.height).cast(pl.Int64).alias("bin")
+    ).with_columns(pl.col("length").mean().over("bin").alias("length"))
+    rater = binned.group_by("bin", "length").agg(
+        pl.lit(rater_id).alias("who"),
+        (pl.col("choice") == "a").mean().alias("share_a"),
+        pl.len().cast(pl.Int64).alias("n"),
+    )
+    consensus = (
+        binned.filter(pl.col("consensus").is_in(["a", "b"]))
+        .group_by("bin", "length")
+        .agg(
+            pl.lit("consensus").alias("who"),
+            (pl.col("consensus") == "a").mean().alias("share_a"),
+            pl.len().cast(pl.Int64).alias("n"),
+        )
+    )
+    return pl.concat([rater, consensus]).select(list(schema)).sort("who", "bin")
+
+
+def length_chart(curve: pl.DataFrame) -> alt.Chart:
+    """``length_curve``'s frame as lines, one per ``who``."""
+    chart: alt.Chart = (
+        alt.Chart(curve, title="Share choosing a, by length ratio")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("length:Q", title="log length ratio (a over b)"),
+            y=alt.Y("share_a:Q", title="share choosing a", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("who:N", title=None),
+            tooltip=["who", "length", "share_a", "n"],
+        )
+    )
+    return chart
+
+
+def category_accuracy(votes: pl.DataFrame, rater_id: str) -> pl.DataFrame:
+    """Agreement with the reference per category, for the rater and for everyone else.
+
+    Consumes ``blind_spots.audit_votes`` (``rater_id, category, correct``: the vote equals
+    gold where known, else the other raters' majority). Returns ``category, who`` (the
+    rater's id or ``others``), ``estimate`` (accuracy), ``ci_low, ci_high`` (Clopper-Pearson
+    95%) and ``n`` (votes with a reference), for the categories the rater voted in.
+    """
+    mine = votes.filter(pl.col("rater_id") == rater_id)["category"].unique()
+    who = pl.when(pl.col("rater_id") == rater_id).then(pl.lit(rater_id)).otherwise(pl.lit("others"))
+    counts = (
+        votes.filter(pl.col("correct").is_not_null(), pl.col("category").is_in(mine.implode()))
+        .group_by(pl.col("category").fill_null("(none)"), who.alias("who"))
+        .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("correct").sum().alias("k"))
+        .sort("category", pl.col("who") == "others")
+    )
+    k = counts["k"].to_numpy().astype(np.float64)
+    n = counts["n"].to_numpy().astype(np.float64)
+    low, high = _proportion_interval(k, n)
+    return counts.select(
+        "category",
+        "who",
+        pl.Series("estimate", k / np.maximum(n, 1)),
+        pl.Series("ci_low", low),
+        pl.Series("ci_high", high),
+        "n",
+    )
+
+
+# -- one pair's votes -------------------------------------------------------------------------
+
+
+def pair_votes(judgments: pl.DataFrame, pair_id: str) -> pl.DataFrame:
+    """Every vote on one pair, oldest first, with what the rater saw and wrote.
+
+    Consumes ``frames.JUDGMENTS``. Returns ``rater_id, round, choice, strength, shown_left,
+    seconds, principles, flags, rationale, created_at``.
+    """
+    return (
+        judgments.filter(pl.col("pair_id") == pair_id)
+        .sort("created_at", "rater_id")
+        .select(
+            "rater_id",
+            "round",
+            "choice",
+            "strength",
+            "shown_left",
+            "seconds",
+            pl.col("principles").list.join(", "),
+            pl.col("flags").list.join(", "),
+            "rationale",
+            "created_at",
+        )
+    )
+
+
+# -- leaderboard -------------------------------------------------------------------------------
+
+
+def leaderboard_long(board: pl.DataFrame) -> pl.DataFrame:
+    """``aggregation.leaderboard``'s two fits as rows: ``model, fit`` (``plain`` or
+    ``style-controlled``), ``estimate, ci_low, ci_high`` (Elo-like score) and ``n``
+    (votes), models in the plain ranking's order."""
+    plain = board.select(
+        "model",
+        pl.lit("plain").alias("fit"),
+        pl.col("score").alias("estimate"),
+        "ci_low",
+        "ci_high",
+        pl.col("n_votes").cast(pl.Int64).alias("n"),
+    )
+    styled = board.select(
+        "model",
+        pl.lit("style-controlled").alias("fit"),
+        pl.col("style_score").alias("estimate"),
+        pl.col("style_ci_low").alias("ci_low"),
+        pl.col("style_ci_high").alias("ci_high"),
+        pl.col("n_votes").cast(pl.Int64).alias("n"),
+    )
+    return pl.concat([plain, styled])

@@ -1,0 +1,73 @@
+"""Raters audit: who is reliable, and one rater's blind spots with the plots behind them."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from ui import audit_views, cache, widgets
+
+_SORT_KEY = "raters_audit_sort"
+_RATER_KEY = "raters_audit_rater"
+_ALL_KEY = "raters_audit_all_tests"
+_SORTS = {
+    "ds_accuracy": "Dawid-Skene accuracy",
+    "consensus_accuracy": "agreement with the other raters",
+    "gold_accuracy": "accuracy on gold",
+    "flagged": "blind spots flagged",
+    "n": "votes",
+}
+
+
+def main() -> None:
+    key = widgets.audited_project("Raters audit")
+    if key is None:
+        return
+    table, votes = cache.rater_audit(key)
+    findings = cache.blind_spots(key)
+
+    st.selectbox("Sort raters by", list(_SORTS), format_func=_SORTS.__getitem__, key=_SORT_KEY)
+    by = str(st.session_state[_SORT_KEY])
+    shown = table.sort(by, descending=by in ("flagged", "n"), nulls_last=True)
+    st.dataframe(shown, hide_index=True)
+
+    rater = st.selectbox("Rater", shown["rater_id"].to_list(), key=_RATER_KEY)
+    if rater is None:
+        return
+    st.subheader(f"Blind spots of {rater}")
+    everything = st.toggle("Show every test, not only the flagged ones", key=_ALL_KEY)
+    mine = findings.filter(pl.col("rater_id") == rater)
+    if not everything:
+        mine = mine.filter(pl.col("flagged"))
+    if mine.is_empty():
+        st.success(f"No blind spot flagged for {rater}.")
+    for finding in mine.iter_rows(named=True):
+        widgets.finding_card(finding)
+
+    st.subheader("The evidence")
+    position, length, category = st.tabs(["Position", "Length", "Categories"])
+    with position:
+        rates = audit_views.position_rates(votes, rater)
+        st.altair_chart(
+            audit_views.interval_chart(
+                rates, y="who", title="Share of decisive votes for the left side", reference=0.5
+            )
+        )
+    with length:
+        curve = audit_views.length_curve(votes, rater)
+        st.caption(
+            "Share choosing response a against log((1 + length of a) / (1 + length of b)), "
+            "beside the other raters' majority on the same pairs."
+        )
+        st.altair_chart(audit_views.length_chart(curve))
+    with category:
+        accuracy = audit_views.category_accuracy(votes, rater)
+        st.altair_chart(
+            audit_views.interval_chart(
+                accuracy, y="category", color="who", title="Agreement with the reference"
+            )
+        )
+
+
+if __name__ == "__main__":  # streamlit runs a page file as __main__; importing it draws nothing
+    main()
