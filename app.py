@@ -12,17 +12,22 @@ from __future__ import annotations
 import streamlit as st
 
 from data.store import WorkspaceLocked
-from ui import auth, session
+from data.workspace import StoreWriteError
+from ui import auth, hardening, session
 
-st.set_page_config(page_title="intentgap", page_icon=":material/balance:", layout="wide")
+# An emoji icon is drawn by the browser itself; a ":material/...:" one is fetched from Google.
+st.set_page_config(page_title="intentgap", page_icon="⚖️", layout="wide")
 
 try:
     store = session.workspace_store()
-except WorkspaceLocked as locked:
+except WorkspaceLocked as locked:  # its message says who holds the file and what helps
     st.error(str(locked))
     st.stop()
+except StoreWriteError as failure:
+    st.error(f"The server cannot open its database: {failure}. Try again later.")
+    st.stop()
 
-session.accept_link_token(store)
+session.check_sign_in(store)  # a link in the URL, the cookie, or the session still alive
 role = auth.role(st.session_state)
 
 
@@ -136,7 +141,8 @@ else:
 navigation = st.navigation(pages)
 if role is not None:
     session.pick_project(store)
-    st.sidebar.button(
-        "Sign out", icon=":material/logout:", on_click=auth.sign_out, args=(st.session_state,)
-    )
-navigation.run()
+    session.sign_out_button(store)
+try:
+    navigation.run()
+except Exception as error:  # st.stop() and st.rerun() are not Exceptions: they pass on
+    hardening.report_error(error)

@@ -18,11 +18,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from data.formats import FORMATS
+from data.export import SnapshotExists
+from data.formats import FORMATS, MAX_BYTES
 from data.importers import import_file
 from data.presets import PRESETS
 from data.store import Project, Store, WorkspaceLocked
-from data.workspace import ENV_VAR, Workspace
+from data.workspace import ENV_VAR, StoreWriteError, Workspace
 
 __all__ = ["main"]
 
@@ -39,37 +40,82 @@ class CommandError(Exception):
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Create the workspace with the bundled demo project, raters and admin password."""
+    """Create the workspace with the bundled demo: the project and its pairs, a simulated
+    rater pool that has voted on every pair already, three demo raters and an admin password."""
     workspace = Workspace.resolve(args.workspace).create()
     demo = resources.files("data").joinpath("demo")
     settings = json.loads(demo.joinpath("project.json").read_text(encoding="utf-8"))
-    guidelines = demo.joinpath("guidelines.md").read_text(encoding="utf-8")
+    project_id = settings["project_id"]
     with _open_store(workspace) as store:
-        if store.project(settings["project_id"]) is None:
-            store.save_project(_project_from(settings, guidelines=guidelines, is_demo=True))
-            print(f"Created project {settings['project_id']!r}.")
+        _load_demo_project(store, settings, demo.joinpath("guidelines.md").read_text("utf-8"))
         with resources.as_file(demo.joinpath("pairs.jsonl")) as pairs_file:
-            report = import_file(store, pairs_file, settings["project_id"])
-        print(report.summary())
-        tokens = _read_json(workspace.demo_raters_file)
-        known = set(store.raters()["rater_id"].to_list())
-        for rater in DEMO_RATERS:
-            if rater not in known:
-                tokens[rater] = store.add_rater(rater, rater.replace("-", " ").title())
-            elif rater not in tokens:
-                tokens[rater] = store.reset_token(rater)
-        workspace.demo_raters_file.write_text(json.dumps(tokens, indent=2), encoding="utf-8")
-    if not os.environ.get("INTENTGAP_ADMIN_PASSWORD"):
-        if not workspace.admin_password_file.exists():
-            workspace.admin_password_file.write_text(secrets.token_urlsafe(12), encoding="utf-8")
-        where = f"in {workspace.admin_password_file}"
-    else:
-        where = "in $INTENTGAP_ADMIN_PASSWORD"
+            print(import_file(store, pairs_file, project_id).summary())
+        pool = json.loads(demo.joinpath("pool.json").read_text(encoding="utf-8"))
+        _load_demo_votes(store, project_id, pool)
+        _add_demo_raters(store, workspace, project_id)
+    where = _demo_admin_password(workspace)
     print(f"Workspace: {workspace.root}")
     print(f"Admin: sign in with the password {where}.")
-    for rater, token in tokens.items():
-        print(f"Rater {rater}: {args.base_url}/?token={token}")
+    print(
+        f"Raters: open {args.base_url} and pick a demo rater on the sign-in page (offered"
+        " while the workspace holds only the demo)."
+    )
     return 0
+
+
+def _load_demo_project(store: Store, settings: dict[str, Any], guidelines: str) -> None:
+    """Create the demo project. A demo made by an older version gets the overlap the pool
+    needs: the pool votes on every pair, and the demo raters still need work."""
+    existing = store.project(settings["project_id"])
+    if existing is None:
+        store.save_project(_project_from(settings, guidelines=guidelines, is_demo=True))
+        print(f"Created project {settings['project_id']!r}.")
+    elif existing.overlap_k < settings["overlap_k"]:
+        store.save_project(replace(existing, overlap_k=settings["overlap_k"]))
+
+
+def _load_demo_votes(store: Store, project_id: str, pool_rows: list[dict[str, Any]]) -> None:
+    """The simulated pool's votes (again: an import adds nothing twice). Its raters are kept
+    to the demo and inactive: they are simulated, nobody signs in as them."""
+    from labeling.demo import demo_votes, pool_from
+
+    pool = pool_from(pool_rows)
+    pairs = store.pairs(project_id)
+    counts = store.import_frames(pairs, demo_votes(pairs, pool), project_id)
+    for rater in pool:
+        store.limit_rater_to(rater.rater_id, project_id)
+        store.set_rater_active(rater.rater_id, False)
+    print(
+        f"Simulated raters: {len(pool)} ({', '.join(r.rater_id for r in pool)}), "
+        f"{counts.judgments_new} new votes ({counts.judgments_existing} there already)."
+    )
+
+
+def _add_demo_raters(store: Store, workspace: Workspace, project_id: str) -> None:
+    """The demo raters, kept to the demo. They sign in from the sign-in page, so no token is
+    kept or printed; the token file an older version wrote (world-readable) is removed and
+    its tokens revoked."""
+    known = set(store.raters()["rater_id"].to_list())
+    for rater in DEMO_RATERS:
+        if rater not in known:
+            store.add_rater(rater, rater.replace("-", " ").title(), only_project=project_id)
+        else:
+            store.limit_rater_to(rater, project_id)
+    if workspace.demo_raters_file.exists():
+        for rater in DEMO_RATERS:
+            store.reset_token(rater)
+        workspace.demo_raters_file.unlink()
+
+
+def _demo_admin_password(workspace: Workspace) -> str:
+    """Where the admin password is: the environment, else a file only its owner may read."""
+    if os.environ.get("INTENTGAP_ADMIN_PASSWORD"):
+        return "in $INTENTGAP_ADMIN_PASSWORD"
+    if workspace.admin_password_file.exists():
+        Workspace.keep_secret(workspace.admin_password_file)
+    else:
+        Workspace.write_secret(workspace.admin_password_file, secrets.token_urlsafe(12))
+    return f"in {workspace.admin_password_file}"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -83,7 +129,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "-m",
         "streamlit",
         "run",
-        str(REPO / "app.py"),
+        str(REPO / "server.py"),  # app.py plus the sign-in cookie routes
         "--server.port",
         str(args.port),
         "--server.address",
@@ -106,8 +152,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Import pairs and/or judgments from a file (JSONL, CSV, Parquet) or a preset folder."""
     mapping = dict(_parse_mapping(item) for item in args.map)
     with _open_store(Workspace.resolve(args.workspace).create()) as store:
-        if store.project(args.project) is None:
-            store.save_project(Project(args.project, args.project))
+        # A new project is created in the import's own transaction: a refused file leaves
+        # no trace, not even the project it named.
         report = import_file(
             store,
             Path(args.file),
@@ -117,6 +163,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             preset=args.preset,
             mapping=mapping or None,
             source_rater=args.source_rater,
+            max_bytes=args.max_bytes,
+            create_project=True,
         )
     print(report.summary())
     return 0
@@ -133,14 +181,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         include_gold=not args.no_gold,
         posterior=args.posterior,
     )
-    with _open_store(Workspace.resolve(args.workspace)) as store:
-        manifest = export_snapshot(
-            store,
-            Path(args.out_dir),
-            project_id=args.project,
-            options=options,
-            overwrite=args.overwrite,
-        )
+    with _open_store(Workspace.resolve(args.workspace).existing()) as store:
+        try:
+            manifest = export_snapshot(
+                store,
+                Path(args.out_dir),
+                project_id=args.project,
+                options=options,
+                overwrite=args.overwrite,
+            )
+        except SnapshotExists as existing:
+            raise CommandError(
+                f"{existing.path} already holds files; choose a new folder, or pass"
+                " --overwrite to replace them"
+            ) from None
     print(json.dumps(_jsonable(manifest), indent=2, default=str))
     return 0
 
@@ -167,7 +221,8 @@ def cmd_project(args: argparse.Namespace) -> int:
 
 
 def cmd_raters(args: argparse.Namespace) -> int:
-    """Add raters (prints each one's secret sign-in link once), list, reset or deactivate."""
+    """Add raters (prints each one's secret sign-in link, good for one sign-in), list, reset
+    (a new link; the old one and the rater's sessions end) or deactivate."""
     with _open_store(Workspace.resolve(args.workspace).create()) as store:
         if args.action == "list":
             print(store.raters().write_csv(), end="")
@@ -189,7 +244,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """Agreement, rater reliability, blind spots and the model leaderboard."""
     from labeling.audit import audit_report, format_report
 
-    with _open_store(Workspace.resolve(args.workspace)) as store:
+    with _open_store(Workspace.resolve(args.workspace).existing()) as store:
         report = audit_report(
             store.pairs(args.project),
             store.judgments(args.project),
@@ -255,6 +310,14 @@ def make_parser() -> argparse.ArgumentParser:
         help="rename a column before import, e.g. --map question=prompt (repeatable)",
     )
     imp.add_argument("--source-rater", help="rater id for a dataset's own labels")
+    imp.add_argument(
+        "--max-bytes",
+        type=_positive_bytes,
+        default=MAX_BYTES,
+        metavar="N",
+        help="refuse a file larger than this once decompressed, e.g. 500M or 2G (default"
+        f" {MAX_BYTES // 2**20}M: about 1.5 GB of memory at most; more bytes need more)",
+    )
     imp.set_defaults(run=cmd_import)
 
     exp = sub.add_parser("export", parents=[common], help=cmd_export.__doc__)
@@ -281,7 +344,13 @@ def make_parser() -> argparse.ArgumentParser:
     proj.add_argument("--overlap-k", type=int, help="judgments wanted per pair")
     proj.add_argument("--gold-rate", type=float, help="share of gold items shown")
     proj.add_argument("--reclaim-minutes", type=int, help="give abandoned pairs away after")
-    for flag in ("strength_enabled", "tie_allowed", "both_bad_allowed", "rationale_required"):
+    for flag in (
+        "strength_enabled",
+        "strength_required",
+        "tie_allowed",
+        "both_bad_allowed",
+        "rationale_required",
+    ):
         proj.add_argument(
             "--" + flag.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None
         )
@@ -322,8 +391,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (CommandError, WorkspaceLocked, FileNotFoundError) as error:
+    except (CommandError, WorkspaceLocked, StoreWriteError) as error:
         print(f"intentgap: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file that cannot be read or written: which, and why
+        print(f"intentgap: {_os_error_line(error)}", file=sys.stderr)
         return 2
     except ValueError as error:  # InputError and refused settings are ValueErrors
         print(f"intentgap: {error}", file=sys.stderr)
@@ -334,7 +406,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open_store(workspace: Workspace) -> Store:
+    """The workspace's store; ``WorkspaceLocked`` or ``StoreWriteError`` (both one line in
+    ``main``) when another process holds it or the disk refuses it."""
     return Store(workspace.database)
+
+
+def _os_error_line(error: OSError) -> str:
+    """``PATH: reason`` without Python's ``[Errno n]`` (or the message, when there is no errno)."""
+    if error.strerror is None:
+        return str(error)
+    where = f"{error.filename}: " if error.filename is not None else ""
+    return f"{where}{error.strerror}"
 
 
 def _project_from(settings: dict[str, Any], **extra: Any) -> Project:
@@ -349,18 +431,26 @@ def _project_from(settings: dict[str, Any], **extra: Any) -> Project:
     return Project(**values)
 
 
+def _positive_bytes(text: str) -> int:
+    """``--max-bytes``: a number of bytes, optionally with K, M or G (powers of 1024)."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30}
+    number, unit = text.strip().upper().removesuffix("B"), 1
+    if number[-1:] in units:
+        number, unit = number[:-1], units[number[-1]]
+    try:
+        value = int(float(number) * unit)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes (e.g. 500M)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of bytes")
+    return value
+
+
 def _parse_mapping(item: str) -> tuple[str, str]:
     theirs, sep, ours = item.partition("=")
     if not sep or not theirs or not ours:
         raise CommandError(f"--map wants THEIRS=OURS, got {item!r}")
     return theirs, ours
-
-
-def _read_json(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    loaded = json.loads(path.read_text(encoding="utf-8"))
-    return {str(k): str(v) for k, v in loaded.items()}
 
 
 def _jsonable(value: Any) -> Any:

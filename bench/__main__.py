@@ -21,8 +21,10 @@ BENCHMARKS = {
     "store": "bench.bench_store",
     "audit_stats": "bench.bench_audit_stats",
     "audit": "bench.bench_audit",
+    "blind_spots": "bench.bench_blind_spots",
     "reward": "bench.bench_reward",
     "reward_accuracy": "bench.bench_reward_accuracy",
+    "import_memory": "bench.bench_import_memory",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

@@ -10,6 +10,11 @@
 - Both against the machine's measured matrix-multiply peak: model FLOPs per pair are counted
   from the real (unpadded) token counts: 2 * non-embedding parameters * tokens plus the
   attention products, times 3 for training.
+- Processes: training pairs/s of ``intentgap train --nproc 2`` (two CPU processes, gloo, one
+  thread each) against one process with every core's threads, on the same global batches
+  (``--processes-pairs`` pairs, batch ``--batch-size``, fp32), each run afresh as the command
+  runs; and against one process on one thread, to show what a process adds. The rate is
+  ``metrics.json``'s: global pairs over the seconds spent in optimizer steps.
 - ``--accuracy``: held-out accuracy on hh-rlhf helpful-base (split by prompt) of the default
   base after one CPU epoch, beside the quick baseline and the always-longer rule.
 
@@ -22,8 +27,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +46,7 @@ from data.export import write_snapshot
 from data.importers import read_file
 from labeling.preference_set import build_preferences
 from reward.baseline import EmbeddingBaseline
+from reward.checkpoint import METRICS_FILE
 from reward.config import TrainConfig
 from reward.dataset import SequenceEncoder, prompt_turns
 from reward.model import default_base_path, load_model
@@ -274,6 +282,55 @@ def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     return result
 
 
+def train_on_processes(
+    snapshot: Path, out: Path, args: argparse.Namespace, nproc: int, threads: int | None
+) -> float:
+    """Training pairs/s of ``python -m reward.train --nproc N`` started afresh (``threads``:
+    OMP_NUM_THREADS for one process; torchrun gives each of several one thread)."""
+    config = TrainConfig(
+        snapshot=str(snapshot),
+        out=str(out),
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        eval_fraction=0.0,
+        precision="fp32",
+        progress_bar=False,
+        nproc=nproc,
+    )
+    env = dict(os.environ)
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
+    command = [sys.executable, "-m", "reward.train", *config.to_args()]
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+    return float(json.loads((out / METRICS_FILE).read_text())["pairs_per_second"])
+
+
+def processes(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Two CPU processes against one on the same global batches, runs interleaved."""
+    preferences = helpful_pairs(args.processes_pairs, args.max_length)
+    snapshot = snapshot_of(preferences, work / "processes-snapshot")
+    setups = {
+        "one_process": (1, None),
+        "one_process_one_thread": (1, 1),
+        "two_processes": (2, None),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in setups}
+    for repeat in range(args.repeats):
+        for name, (nproc, threads) in setups.items():
+            out = work / f"{name}{repeat}"
+            rates[name].append(train_on_processes(snapshot, out, args, nproc, threads))
+    result: dict[str, Any] = {
+        "pairs": preferences.height,
+        "threads_of_one_process": torch.get_num_threads(),
+        **{f"{name}_pairs_per_s": statistics.median(r) for name, r in rates.items()},
+    }
+    result["ratio"] = result["two_processes_pairs_per_s"] / result["one_process_pairs_per_s"]
+    result["ratio_to_one_thread"] = (
+        result["two_processes_pairs_per_s"] / result["one_process_one_thread_pairs_per_s"]
+    )
+    return result
+
+
 def accuracy(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Held-out accuracy on helpful-base: trained MiniLM, quick baseline, always-longer."""
     batch = read_file(HH / "helpful-base" / "test.jsonl.gz", preset="hh-rlhf")
@@ -317,9 +374,17 @@ GOALS = {"training": 1.5, "scoring": 2.0, "fraction_of_peak": 0.6}
 
 def run(scale: float = 1.0) -> list[dict[str, Any]]:
     """Rows for ``python -m bench``: ours against the anchor, per precision."""
-    args = parser().parse_args(["--pairs", str(max(16, int(48 * scale)))])
+    args = parser().parse_args(
+        [
+            "--pairs",
+            str(max(16, int(48 * scale))),
+            "--processes-pairs",
+            str(max(32, int(96 * scale))),
+        ]
+    )
     with tempfile.TemporaryDirectory() as folder:
         result = throughput(args, Path(folder))
+        scaling = processes(args, Path(folder))
     rows = []
     for precision, entry in result["training"].items():
         rows.append(
@@ -349,6 +414,23 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
                 "met": scoring[f"ours_{precision}_ratio"] >= GOALS["scoring"],
             }
         )
+    threads = scaling["threads_of_one_process"]
+    for anchor, anchor_is, ratio in (
+        ("one_process", f"the same on 1 process ({threads} threads)", "ratio"),
+        ("one_process_one_thread", "the same on 1 process, 1 thread", "ratio_to_one_thread"),
+    ):
+        rows.append(
+            {
+                "measure": f"training pairs/s, 2 CPU processes (gloo, 1 thread each), fp32, "
+                f"global batch {args.batch_size}, {scaling['pairs']} pairs",
+                "ours": f"{scaling['two_processes_pairs_per_s']:.2f}",
+                "anchor": f"{scaling[f'{anchor}_pairs_per_s']:.2f}",
+                "anchor is": anchor_is,
+                "ratio (ours/anchor)": round(scaling[ratio], 2),
+                "goal": "",
+                "met": None,
+            }
+        )
     return rows
 
 
@@ -360,6 +442,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-trl", action="store_true")
+    parser.add_argument("--processes-pairs", type=int, default=96, help="pairs of the 1-vs-2 runs")
+    parser.add_argument("--skip-processes", action="store_true", help="no 1-vs-2-process runs")
     parser.add_argument("--accuracy", action="store_true", help="also the held-out accuracy run")
     parser.add_argument("--only-accuracy", action="store_true", help="only the accuracy run")
     parser.add_argument("--accuracy-pairs", type=int, default=None)
@@ -378,6 +462,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         if not args.only_accuracy:
             report["throughput"] = throughput(args, Path(folder))
+        if not (args.only_accuracy or args.skip_processes):
+            report["processes"] = processes(args, Path(folder))
         if args.accuracy or args.only_accuracy:
             report["accuracy"] = accuracy(args, Path(folder))
     print(json.dumps(report, indent=2))

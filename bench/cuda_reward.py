@@ -10,13 +10,22 @@ The data are synthetic pairs of common words (about ``--prompt-words`` and
 MFU is model FLOPs per second (2 x non-embedding parameters x real tokens plus attention,
 x3 for training) over the device's measured dense matrix-multiply peak in the same precision;
 ``--peak-tflops`` gives the datasheet figure instead.
+
+Multi-GPU (when at least two GPUs are visible; skipped, with the reason in the report, on
+fewer): ``intentgap train --nproc N`` (torchrun, NCCL, one process per GPU) against one GPU,
+each run afresh as the command runs, at the same global batch (``--batch-size``: each GPU
+takes its share, the run is the same) and at ``--batch-size`` per GPU (N times the global
+batch). Rates are ``metrics.json``'s: global pairs over the seconds spent in optimizer steps
+(warm-up steps included, alike for every run). ``--gpus`` picks N (default: all visible).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,10 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain s
 
 from data import frames
 from data.export import write_snapshot
+from reward.checkpoint import METRICS_FILE
 from reward.config import TrainConfig
 from reward.device import pick_device, resolve_precision
 from reward.score import RewardScorer
 from reward.train import TrainProgress, train
+
+REPO = Path(__file__).resolve().parents[1]
 
 _COMMON_WORDS = (
     "the of and to in is you that it he was for on are as with his they at be this have from "
@@ -112,6 +124,56 @@ def forward_flops(model: torch.nn.Module, length: int) -> float:
     )
 
 
+def rate_on_gpus(
+    snapshot: Path, out: Path, args: argparse.Namespace, gpus: int, batch_size: int
+) -> float:
+    """Training pairs/s of ``python -m reward.train --nproc GPUS`` at global ``batch_size``."""
+    config = TrainConfig(
+        snapshot=str(snapshot),
+        out=str(out),
+        base_model=args.base_model,
+        batch_size=batch_size,
+        max_length=args.max_length,
+        eval_fraction=0.0,
+        precision=args.precision,
+        progress_bar=False,
+        nproc=gpus,
+    )
+    command = [sys.executable, "-m", "reward.train", *config.to_args()]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    subprocess.run(command, check=True, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+    return float(json.loads((out / METRICS_FILE).read_text())["pairs_per_second"])
+
+
+def multi_gpu(args: argparse.Namespace) -> dict[str, Any]:
+    """N GPUs against one, at the same global batch and at the same batch per GPU."""
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    gpus = args.gpus or visible
+    if args.device not in ("auto", "cuda") or gpus < 2 or gpus > visible:
+        return {"skipped": f"{visible} GPU(s) visible, {gpus} asked: the case needs 2 or more"}
+    batch = args.batch_size
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        pairs = (args.steps + args.warmup) * batch * gpus
+        snapshot = synthetic_snapshot(work / "snapshot", pairs, args)
+        one = rate_on_gpus(snapshot, work / "one", args, 1, batch)
+        same_global = rate_on_gpus(snapshot, work / "same-global", args, gpus, batch)
+        per_gpu = rate_on_gpus(snapshot, work / "per-gpu", args, gpus, batch * gpus)
+    return {
+        "gpus": gpus,
+        "pairs": pairs,
+        "one_gpu_pairs_per_s": one,
+        f"{gpus}_gpus_same_global_batch_pairs_per_s": same_global,
+        f"{gpus}_gpus_same_batch_per_gpu_pairs_per_s": per_gpu,
+        "speedup_same_global_batch": same_global / one,
+        "speedup_same_batch_per_gpu": per_gpu / one,
+        "scaling_efficiency_same_batch_per_gpu": per_gpu / one / gpus,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--device", default="auto")
@@ -125,6 +187,7 @@ def main() -> None:
     parser.add_argument("--response-words", type=int, default=150)
     parser.add_argument("--score-batch-size", type=int, default=64)
     parser.add_argument("--peak-tflops", type=float, default=None)
+    parser.add_argument("--gpus", type=int, default=0, help="multi-GPU case: 0 = all visible")
     args = parser.parse_args()
 
     device = pick_device(args.device)
@@ -193,6 +256,7 @@ def main() -> None:
         "peak_is": "datasheet (--peak-tflops)" if args.peak_tflops else "measured matmul",
         "train_mfu": train_tflops / peak,
         "score_mfu": score_tflops / peak,
+        "multi_gpu": multi_gpu(args),
     }
     print(json.dumps(report, indent=2))
 

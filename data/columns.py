@@ -2,13 +2,18 @@
 ``InputError`` at the first bad row, naming its line, column and value.
 
 This is where a file's values are checked (text, a label from a fixed set, numbers, true/false,
-date-times, lists of names; the remaining columns become ``metadata`` JSON); ``data.shapes``
-decides which columns a shape needs and builds the frames from them.
+date-times, lists of names, rater ids; the remaining columns become ``metadata`` JSON);
+``data.shapes`` decides which columns a shape needs and builds the frames from them.
+
+Numbers must be finite and fit their column (no NaN, no ``1e400``, no round past int32);
+text made only of spaces and invisible characters counts as empty (``BLANK``); rater ids are
+normalised (``rater_id_problem``) so that look-alikes are one rater or an error.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,10 +21,26 @@ import polars as pl
 
 from data.formats import LINE, InputError, Table, kind_of, shown
 
-__all__ = ["ASSIGNED_COLUMNS", "Columns"]
+__all__ = [
+    "ASSIGNED_COLUMNS",
+    "BLANK",
+    "INT32_MAX",
+    "Columns",
+    "normal_rater_id",
+    "rater_id_problem",
+]
 
 #: Columns the import itself decides; a file's values for them are dropped.
 ASSIGNED_COLUMNS = frozenset({"project_id", "imported_at"})
+
+#: Text that shows nothing: white space, zero-width and other default-ignorable characters
+#: (U+200B, U+2060, U+FEFF, the Hangul fillers...), controls and format characters, and the
+#: blank braille pattern. A response made only of these is empty.
+BLANK = r"^[\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Cc}\p{Cf}\x{2800}]*$"
+
+#: The largest value an INTEGER column (``round``) holds.
+INT32_MAX = 2**31 - 1
+_INT64_LIMIT = 2.0**63
 
 
 class Columns:
@@ -129,7 +150,7 @@ class Columns:
         if nonempty:
             self.fail(
                 name,
-                series.is_null() | (series.str.strip_chars() == ""),
+                series.is_null() | series.str.contains(BLANK),
                 lambda _: (
                     "the response is empty" if name.startswith("response") else "the value is empty"
                 ),
@@ -149,23 +170,49 @@ class Columns:
         return series
 
     def integer(self, name: str, low: int, high: int | None, out_of_range: str) -> pl.Series:
-        """A whole-number column within ``low..high`` (``high`` None: no upper bound)."""
+        """A whole-number column within ``low..high`` (``high`` None: as far as 64 bits go)."""
         if not self.has(name):
             return self.nulls(name, pl.Int64())
-        series = self._number_like(name, "a whole number")
+        series = self._finite(name, self._number_like(name, "a whole number"))
         whole = series.is_null() | (series == series.floor())
         self.fail(name, ~whole, lambda v: f"{shown(v)} is not a whole number")
-        result = series.cast(pl.Int64)
-        bad = (result < low) if high is None else ((result < low) | (result > high))
-        self.fail(name, bad, lambda v: f"{shown(v)} {out_of_range}", shown=result)
-        return result
+        # Compared as floats first: a value past 64 bits cannot be cast to compare it.
+        upper = _INT64_LIMIT if high is None else high
+        self.fail(
+            name,
+            (series < low) | (series >= upper if high is None else series > upper),
+            lambda v: f"{int(v) if abs(v) < _INT64_LIMIT else format(v, 'g')} {out_of_range}",
+            shown=series,
+        )
+        return series.cast(pl.Int64)
 
     def number(self, name: str, low: float) -> pl.Series:
+        """A finite number of at least ``low``."""
         if not self.has(name):
             return self.nulls(name, pl.Float64())
-        series = self._number_like(name, "a number")
+        series = self._finite(name, self._number_like(name, "a number"))
         self.fail(name, series < low, lambda v: f"{shown(v)} is below {low:g}", shown=series)
         return series
+
+    def _finite(self, name: str, series: pl.Series) -> pl.Series:
+        """Refuse NaN and infinities (``1e400`` reads as infinite): no statistic survives them."""
+        self.fail(name, ~series.is_finite(), lambda v: f"{shown(v)} is not a finite number")
+        return series
+
+    def rater_ids(self, name: str) -> pl.Series:
+        """Rater ids, NFKC-normalised and stripped (a full-width ``ｒ１`` is ``r1``); an id
+        with an invisible or direction-changing character, or mixing Latin with Cyrillic or
+        Greek letters, is refused: each would be a look-alike of another rater."""
+        series = self.text(name, required=True, nonempty=True, ids=True)
+        # Per distinct id (a file has few raters and many votes); a column is only rewritten
+        # where an id changes, which plain ids never do.
+        normal = {value: normal_rater_id(value) for value in series.unique().drop_nulls()}
+        problems = {v: p for v, n in normal.items() if (p := rater_id_problem(n)) is not None}
+        if problems:
+            bad = series.is_in(list(problems))
+            self.fail(name, bad, str, shown=series.replace_strict(problems, default=None))
+        changed = {value: spelled for value, spelled in normal.items() if value != spelled}
+        return series.replace(changed) if changed else series
 
     def _number_like(self, name: str, expected: str) -> pl.Series:
         values = self._mixed(name, (int, float, str), expected)
@@ -296,6 +343,9 @@ class Columns:
         extras = [n for n in self.table.columns if n not in exclude and n not in ASSIGNED_COLUMNS]
         if not extras:
             return self.nulls("metadata", pl.String())
+        for name in extras:  # NaN and infinities are not JSON
+            if self.frame[name].dtype.is_float():
+                self._finite(name, self.frame[name])
         if extras == ["metadata"] and self.frame["metadata"].dtype == pl.String:
             return self.frame["metadata"]
         if not any(name in self.table.mixed for name in extras):
@@ -303,15 +353,22 @@ class Columns:
         # JSON objects or mixed types in a JSONL column: encode the parsed values, once.
         values = {name: self.values(name) for name in extras}
         encoded = [
-            json.dumps(
-                {name: values[name][i] for name in extras},
-                ensure_ascii=False,
-                separators=(",", ":"),
-                default=str,
-            )
+            self._json_row({name: values[name][i] for name in extras}, i)
             for i in range(self.height)
         ]
         return pl.Series("metadata", encoded, pl.String)
+
+    def _json_row(self, row: dict[str, Any], index: int) -> str:
+        try:
+            return json.dumps(
+                row, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
+            )
+        except (ValueError, RecursionError):
+            raise self.error_at(
+                index,
+                next(iter(row)),
+                "a value that is not JSON (NaN, infinite, or nested too deeply)",
+            ) from None
 
 
 _TRUTH = {
@@ -333,6 +390,48 @@ _TIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S%.f",
     "%Y-%m-%d",
 )
+
+
+def normal_rater_id(rater_id: str) -> str:
+    """A rater id in its one spelling: Unicode NFKC, stripped (a full-width ``ｒ１`` is ``r1``).
+
+    >>> normal_rater_id(" ｒ１ ")
+    'r1'
+    """
+    return unicodedata.normalize("NFKC", rater_id).strip()
+
+
+def rater_id_problem(rater_id: str) -> str | None:
+    r"""Why ``rater_id`` (already NFKC-normalised) cannot name a rater, or None.
+
+    >>> rater_id_problem("ada")
+    >>> rater_id_problem("ada\u200b")
+    "'ada\u200b' has an invisible or direction-changing character (U+200B)"
+    >>> rater_id_problem("аdа")  # Cyrillic a, Latin d
+    "'аdа' mixes Cyrillic and Latin letters: a look-alike of another id?"
+    """
+    for char in rater_id:
+        if unicodedata.category(char) in _HIDDEN_CATEGORIES or char in _HIDDEN:
+            return (
+                f"{shown(rater_id)} has an invisible or direction-changing character"
+                f" (U+{ord(char):04X})"
+            )
+    scripts = sorted({_script(char) for char in rater_id if char.isalpha()} & _CONFUSABLE)
+    if len(scripts) > 1 and "Latin" in scripts:
+        return (
+            f"{shown(rater_id)} mixes {' and '.join(scripts)} letters: a look-alike of another id?"
+        )
+    return None
+
+
+#: Control, format (zero-width, bidi controls, BOM, soft hyphen), separators and unassigned.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Zl", "Zp", "Cs"})
+_HIDDEN = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")  # fillers, CGJ: look blank
+_CONFUSABLE = frozenset({"Latin", "Cyrillic", "Greek"})
+
+
+def _script(char: str) -> str:
+    return unicodedata.name(char, "?").split(" ")[0].title()
 
 
 def _as_text(value: Any) -> str | None:

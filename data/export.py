@@ -22,9 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,7 @@ import polars as pl
 import pyarrow as pa
 
 from data import frames
+from data.workspace import StoreWriteError, write_failure_cause
 
 __all__ = [
     "JUDGMENTS_FILE",
@@ -42,6 +45,7 @@ __all__ = [
     "PAIRS_FILE",
     "Manifest",
     "SnapshotError",
+    "SnapshotExists",
     "SnapshotFile",
     "content_hash",
     "read_snapshot",
@@ -63,6 +67,18 @@ _LAYOUT: dict[str, tuple[dict[str, pl.DataType], tuple[str, ...]]] = {
 #: Unique key of each data file.
 _KEYS = {PAIRS_FILE: "pair_id", JUDGMENTS_FILE: "submission_id"}
 _ROW_GROUP_SIZE = 128 * 1024
+#: The hidden sibling folders an export works in: ``.<name>.<pid>-<random>.partial`` while it
+#: writes, ``.<name>.<pid>-<random>.old`` for the folder it replaces. The PID tells a folder
+#: that an export is still writing from one that an interrupted export left behind.
+_WORK_FOLDER = re.compile(r"^\..+\.(?:(?P<pid>\d+)-)?[0-9a-f]{32}\.(?:partial|old)$")
+
+
+class SnapshotExists(FileExistsError):
+    """The snapshot folder already holds files, and replacing them was not asked for."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(f"{path} already holds files; choose a new folder or overwrite it")
 
 
 class SnapshotError(ValueError):
@@ -158,10 +174,12 @@ def write_snapshot(
     (same column names and dtypes, any order; ``pair_id`` and ``submission_id`` unique), else
     ValueError. ``options`` (JSON-ready) records how the set was built; ``source`` where from.
 
-    Files go to a hidden sibling folder (``.<name>.<random>.partial``) that is renamed to
-    ``out_dir`` at the end, so a crash leaves either no snapshot or a whole one (plus that
-    hidden folder, safe to delete). An existing non-empty ``out_dir`` is refused
-    (FileExistsError) unless ``overwrite``; then it is replaced as a whole.
+    Files go to a hidden sibling folder (``.<name>.<pid>-<random>.partial``) that is renamed
+    to ``out_dir`` at the end, so a crash leaves either no snapshot or a whole one (plus that
+    hidden folder, which the next export into the same parent folder removes). An existing
+    non-empty ``out_dir`` is refused (``SnapshotExists``) unless ``overwrite``; then it is
+    replaced as a whole. A write the disk refuses raises ``StoreWriteError`` with its cause
+    (disk full, read-only, ...), and nothing is left behind.
     """
     out_dir = Path(out_dir)
     _refuse_existing(out_dir, overwrite)
@@ -173,36 +191,38 @@ def write_snapshot(
         recorded_options = json.loads(json.dumps(dict(options)))
     except (TypeError, ValueError) as error:
         raise ValueError(f"options must be JSON-serialisable: {error}") from None
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.{uuid.uuid4().hex}.partial"
-    staging.mkdir()
-    try:
-        files = tuple(_write_parquet(staging / name, frame) for name, frame in data.items())
-        prefs, votes = data[PAIRS_FILE], data[JUDGMENTS_FILE]
-        manifest = Manifest(
-            format_version=FORMAT_VERSION,
-            schema_version=schema_version,
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            source=source,
-            options=recorded_options,
-            counts={
-                "pairs": prefs.height,
-                "ties": int(prefs["is_tie"].sum()),
-                "gold_pairs": int(prefs["is_gold"].sum()),
-                "judgments": votes.height,
-                "judgments_used": int(prefs["n_judgments"].sum()),
-                "raters": votes["rater_id"].drop_nulls().n_unique(),
-            },
-            files=files,
-            content_hash=_content_hash(data),
-        )
-        manifest_text = json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n"
-        _write_durably(staging / MANIFEST_FILE, manifest_text.encode("utf-8"))
-        _fsync(staging)
-        _publish(staging, out_dir, overwrite)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with _named_write_failures(out_dir):
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        _remove_leftovers(out_dir.parent)
+        staging = _work_folder(out_dir, "partial")
+        staging.mkdir()
+        try:
+            files = tuple(_write_parquet(staging / name, frame) for name, frame in data.items())
+            prefs, votes = data[PAIRS_FILE], data[JUDGMENTS_FILE]
+            manifest = Manifest(
+                format_version=FORMAT_VERSION,
+                schema_version=schema_version,
+                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                source=source,
+                options=recorded_options,
+                counts={
+                    "pairs": prefs.height,
+                    "ties": int(prefs["is_tie"].sum()),
+                    "gold_pairs": int(prefs["is_gold"].sum()),
+                    "judgments": votes.height,
+                    "judgments_used": int(prefs["n_judgments"].sum()),
+                    "raters": votes["rater_id"].drop_nulls().n_unique(),
+                },
+                files=files,
+                content_hash=_content_hash(data),
+            )
+            manifest_text = json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False) + "\n"
+            _write_durably(staging / MANIFEST_FILE, manifest_text.encode("utf-8"))
+            _fsync(staging)
+            _publish(staging, out_dir, overwrite)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return manifest
 
 
@@ -272,9 +292,49 @@ def _refuse_existing(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise FileExistsError(f"{out_dir} exists and is not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise FileExistsError(
-            f"{out_dir} already holds files; choose a new folder or pass overwrite=True"
-        )
+        raise SnapshotExists(out_dir)
+
+
+@contextmanager
+def _named_write_failures(out_dir: Path) -> Iterator[None]:
+    """A write the disk refuses becomes ``StoreWriteError`` with its cause (polars and the
+    OS word it differently); every other error passes unchanged."""
+    try:
+        yield
+    except Exception as error:
+        cause = write_failure_cause(error)
+        if cause is None:
+            raise
+        raise StoreWriteError(out_dir, cause, str(error)) from None
+
+
+def _work_folder(out_dir: Path, kind: str) -> Path:
+    """A new hidden sibling of ``out_dir`` that names this process (see ``_WORK_FOLDER``)."""
+    return out_dir.parent / f".{out_dir.name}.{os.getpid()}-{uuid.uuid4().hex}.{kind}"
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Delete the work folders in ``folder`` that exports killed midway left behind: those
+    whose process is gone (an export still running keeps its own)."""
+    for entry in folder.iterdir():
+        found = _WORK_FOLDER.match(entry.name)
+        if found is not None and entry.is_dir() and not _running(found["pid"]):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _running(pid: str | None) -> bool:
+    """Whether the process with this id still runs (a folder without one is an old leftover)."""
+    if pid is None:
+        return False
+    if os.name == "nt":
+        return True  # os.kill would end the process there: leave its folder alone
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def _schema_problems(
@@ -343,7 +403,7 @@ def _publish(staging: Path, out_dir: Path, overwrite: bool) -> None:
     """Rename the finished folder into place (replacing an old one only when allowed)."""
     _refuse_existing(out_dir, overwrite)  # again: something may have appeared meanwhile
     if out_dir.is_dir():
-        retired = out_dir.parent / f".{out_dir.name}.{uuid.uuid4().hex}.old"
+        retired = _work_folder(out_dir, "old")
         out_dir.rename(retired)
         staging.rename(out_dir)
         shutil.rmtree(retired, ignore_errors=True)

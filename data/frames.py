@@ -17,11 +17,13 @@ __all__ = [
     "GOLD_CHOICES",
     "JUDGMENTS",
     "PAIRS",
+    "PAIR_CONTENT",
     "PREFERENCES",
     "RATERS",
     "SIDES",
     "STRENGTH_LABELS",
     "STRENGTH_MARGIN",
+    "VOTE_CONTENT",
     "conform",
     "empty",
 ]
@@ -61,6 +63,17 @@ PAIRS: dict[str, pl.DataType] = {
     "metadata": pl.String(),
 }
 
+#: What a pair *is*: two rows with one ``pair_id`` must agree on these, else they conflict
+#: (an import refuses them). Where it came from, its labels and metadata may differ.
+PAIR_CONTENT: tuple[str, ...] = (
+    "prompt",
+    "prompt_messages",
+    "response_a",
+    "response_b",
+    "gold",
+    "is_gold",
+)
+
 #: One row per vote: (pair, rater, round) is unique; ``submission_id`` is the idempotency key.
 JUDGMENTS: dict[str, pl.DataType] = {
     "submission_id": pl.String(),
@@ -78,6 +91,10 @@ JUDGMENTS: dict[str, pl.DataType] = {
     "is_gold": pl.Boolean(),
     "source": pl.String(),
 }
+
+#: What a vote says: two votes by one rater on one pair and round must agree on these, else
+#: they conflict (an import refuses them); their times and sources may differ.
+VOTE_CONTENT: tuple[str, ...] = ("choice", "strength")
 
 #: Raters as the analysis sees them (tokens never leave the store).
 RATERS: dict[str, pl.DataType] = {

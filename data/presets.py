@@ -21,7 +21,7 @@ from types import MappingProxyType
 import polars as pl
 
 from data.columns import Columns
-from data.formats import LINE, InputError, Table, load_table
+from data.formats import LINE, MAX_BYTES, InputError, Table, import_limit, load_table
 from data.shapes import ImportBatch, assemble, require_columns, trl_frames
 
 __all__ = [
@@ -34,13 +34,15 @@ __all__ = [
 ]
 
 
-def read_hh_rlhf(path: Path, source_rater: str | None = None) -> ImportBatch:
+def read_hh_rlhf(
+    path: Path, source_rater: str | None = None, max_bytes: int = MAX_BYTES
+) -> ImportBatch:
     """Anthropic HH-RLHF: one ``*.jsonl.gz`` (or ``.jsonl``) of ``chosen, rejected`` dialogue
     strings, or a folder holding such files in split folders.
 
     The shared leading turns are the prompt; ``category`` is the split (the file's folder,
     e.g. ``helpful-base``); the crowdworker's label is a vote by ``source_rater`` (default
-    ``hh-rlhf``).
+    ``hh-rlhf``). ``max_bytes`` bounds the files together, not each one.
     """
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.name.endswith((".jsonl.gz", ".jsonl")))
@@ -51,8 +53,12 @@ def read_hh_rlhf(path: Path, source_rater: str | None = None) -> ImportBatch:
     rater = source_rater or "hh-rlhf"
     now = datetime.now(UTC)
     tables, pair_parts, vote_parts = [], [], []
+    budget = max_bytes
     for file in files:
-        table = load_table(file, "jsonl")
+        if budget <= 0:
+            raise InputError(path, f"its files hold more than {import_limit(max_bytes)}")
+        table = load_table(file, "jsonl", max_bytes=budget)
+        budget -= int(table.frame.estimated_size())
         require_columns(table, ("chosen", "rejected"))
         split = file.parent.name
         pairs, votes = trl_frames(
@@ -71,7 +77,9 @@ def read_hh_rlhf(path: Path, source_rater: str | None = None) -> ImportBatch:
     )
 
 
-def read_mt_bench(path: Path, source_rater: str | None = None) -> ImportBatch:
+def read_mt_bench(
+    path: Path, source_rater: str | None = None, max_bytes: int = MAX_BYTES
+) -> ImportBatch:
     """MT-Bench human judgments (folder with ``human_judgments.jsonl``, ``question.jsonl``,
     ``model_answers.jsonl``; or any file in it).
 
@@ -88,10 +96,12 @@ def read_mt_bench(path: Path, source_rater: str | None = None) -> ImportBatch:
     """
     _no_source_rater("mt-bench", source_rater)
     folder = path if path.is_dir() else path.parent
-    votes_table = _load(folder, "human_judgments.jsonl", "mt-bench")
-    questions = _mt_bench_turns(_load(folder, "question.jsonl", "mt-bench"), ["question_id"])
+    votes_table = _load(folder, "human_judgments.jsonl", "mt-bench", max_bytes)
+    questions = _mt_bench_turns(
+        _load(folder, "question.jsonl", "mt-bench", max_bytes), ["question_id"]
+    )
     answers = _mt_bench_turns(
-        _load(folder, "model_answers.jsonl", "mt-bench"), ["question_id", "model"]
+        _load(folder, "model_answers.jsonl", "mt-bench", max_bytes), ["question_id", "model"]
     )
     require_columns(votes_table, ("question_id", "turn", "judge", "model_a", "model_b", "winner"))
     cols = Columns(votes_table)
@@ -100,7 +110,7 @@ def read_mt_bench(path: Path, source_rater: str | None = None) -> ImportBatch:
             cols.integer("question_id", 0, None, "is negative"),
             cols.integer("turn", 1, 2, "is not 1 or 2"),
             cols.text("category"),
-            cols.text("judge", required=True, nonempty=True),
+            cols.rater_ids("judge"),
             cols.text("judge_type"),
             cols.text("model_a", required=True, nonempty=True),
             cols.text("model_b", required=True, nonempty=True),
@@ -201,7 +211,9 @@ def _mt_bench_turns(table: Table, key: list[str]) -> pl.DataFrame:
     ).unique(subset=key, keep="first", maintain_order=True)
 
 
-def read_pandalm(path: Path, source_rater: str | None = None) -> ImportBatch:
+def read_pandalm(
+    path: Path, source_rater: str | None = None, max_bytes: int = MAX_BYTES
+) -> ImportBatch:
     """PandaLM's human test set (``testset-v1.jsonl``, or its folder): 999 pairs, three votes
     each by ``pandalm:annotator1..3``; labels 0 = tie, 1 = response1 (a), 2 = response2 (b).
 
@@ -213,7 +225,7 @@ def read_pandalm(path: Path, source_rater: str | None = None) -> ImportBatch:
     file = path / "testset-v1.jsonl" if path.is_dir() else path
     if not file.is_file():
         raise InputError(path, "testset-v1.jsonl is missing (pandalm)")
-    table = load_table(file, "jsonl")
+    table = load_table(file, "jsonl", max_bytes=max_bytes)
     annotators = ("annotator1", "annotator2", "annotator3")
     require_columns(table, ("idx", "instruction", "response1", "response2", "cmp_key", *annotators))
     cols = Columns(table)
@@ -270,7 +282,9 @@ def read_pandalm(path: Path, source_rater: str | None = None) -> ImportBatch:
     return assemble(table, "pandalm", pairs, votes, path=path)
 
 
-def read_llmfao(path: Path, source_rater: str | None = None) -> ImportBatch:
+def read_llmfao(
+    path: Path, source_rater: str | None = None, max_bytes: int = MAX_BYTES
+) -> ImportBatch:
     """LLMFAO crowd comparisons (its folder, or a file in it): pairs from ``pairs-crowd.jsonl``
     (``result_x`` is ``a`` and was shown on the left), votes from ``crowd-comparisons.csv``
     by ``llmfao:worker-<n>`` (left = a, right = b, tie; ``shown_left`` = a).
@@ -279,11 +293,11 @@ def read_llmfao(path: Path, source_rater: str | None = None) -> ImportBatch:
     """
     _no_source_rater("llmfao", source_rater)
     folder = path if path.is_dir() else path.parent
-    pairs_table = _load(folder, "pairs-crowd.jsonl", "llmfao")
-    votes_table = _load(folder, "crowd-comparisons.csv", "llmfao")
+    pairs_table = _load(folder, "pairs-crowd.jsonl", "llmfao", max_bytes)
+    votes_table = _load(folder, "crowd-comparisons.csv", "llmfao", max_bytes)
     require_columns(pairs_table, ("id", "text", "model_x", "result_x", "model_y", "result_y"))
     require_columns(votes_table, ("id", "model_x", "model_y", "worker", "winner"))
-    names = _llmfao_model_names(folder)
+    names = _llmfao_model_names(folder, max_bytes)
     p = Columns(pairs_table)
     source_ids = pl.DataFrame(
         [
@@ -317,7 +331,7 @@ def read_llmfao(path: Path, source_rater: str | None = None) -> ImportBatch:
             v.integer("id", 0, None, "is negative").alias("id"),
             v.integer("model_x", 0, None, "is negative").alias("vote_x"),
             v.integer("model_y", 0, None, "is negative").alias("vote_y"),
-            v.text("worker", required=True, nonempty=True, ids=True).alias("worker"),
+            v.rater_ids("worker").alias("worker"),
             v.choice("winner", ("left", "right", "tie"), required=True).alias("winner"),
             v.lines,
         ]
@@ -343,11 +357,11 @@ def read_llmfao(path: Path, source_rater: str | None = None) -> ImportBatch:
     return assemble(pairs_table, "llmfao", pairs, judgments, path=folder)
 
 
-def _llmfao_model_names(folder: Path) -> dict[int, str]:
+def _llmfao_model_names(folder: Path, max_bytes: int) -> dict[int, str]:
     file = folder / "models.jsonl"
     if not file.is_file():
         return {}
-    table = load_table(file, "jsonl")
+    table = load_table(file, "jsonl", max_bytes=max_bytes)
     cols = Columns(table)
     ids = cols.integer("id", 0, None, "is negative")
     return dict(zip(ids.to_list(), cols.text("name", required=True).to_list(), strict=True))
@@ -357,11 +371,11 @@ def _model_names(ids: pl.Series, names: Mapping[int, str]) -> pl.Series:
     return ids.replace_strict(names, default=ids.cast(pl.String), return_dtype=pl.String)
 
 
-def _load(folder: Path, name: str, preset: str) -> Table:
+def _load(folder: Path, name: str, preset: str, max_bytes: int) -> Table:
     file = folder / name
     if not file.is_file():
         raise InputError(folder, f"{name} is missing (not a {preset} folder?)")
-    return load_table(file)
+    return load_table(file, max_bytes=max_bytes)
 
 
 def _no_source_rater(preset: str, source_rater: str | None) -> None:
@@ -371,15 +385,23 @@ def _no_source_rater(preset: str, source_rater: str | None) -> None:
 
 @dataclass(frozen=True)
 class Preset:
-    """A known public dataset: its name, a line that says what it reads, and its reader."""
+    """A known public dataset: its name, a line that says what it reads, and its reader
+    (``reader(path, source_rater, max_bytes)``)."""
 
     name: str
     description: str
-    reader: Callable[[Path, str | None], ImportBatch]
+    reader: Callable[[Path, str | None, int], ImportBatch]
 
-    def read(self, path: str | os.PathLike[str], source_rater: str | None = None) -> ImportBatch:
-        """The dataset's file or folder at ``path`` as one batch; nothing is written."""
-        return self.reader(Path(path), source_rater)
+    def read(
+        self,
+        path: str | os.PathLike[str],
+        source_rater: str | None = None,
+        *,
+        max_bytes: int = MAX_BYTES,
+    ) -> ImportBatch:
+        """The dataset's file or folder at ``path`` as one batch; nothing is written. No
+        file is read past ``max_bytes`` (after decompression)."""
+        return self.reader(Path(path), source_rater, max_bytes)
 
 
 PRESETS: Mapping[str, Preset] = MappingProxyType(

@@ -6,14 +6,19 @@ column names (or forced with ``shape=``):
 - ``pairs``: ``prompt, response_a, response_b`` (+ ``pair_id, category, model_a, model_b, gold,
   gold_principle, is_gold, prompt_messages``); other columns are kept as JSON in ``metadata``.
 - ``trl``: TRL preference sets, ``chosen, rejected`` with or without ``prompt``, as strings or
-  as lists of ``{role, content}``. The source's label becomes a vote by a source rater, and a
-  content hash decides which side is ``a`` (balanced, and the same on every re-import).
+  as lists of ``{role, content}``. The source's label becomes a vote by a source rater
+  (``TRL_SOURCE_RATER`` unless named: never the file's name, so the same content under another
+  name, gzip'd or as CSV, adds nothing), and a content hash decides which side is ``a``
+  (balanced, and the same on every re-import).
 - ``judgments``: ``pair_id, rater_id, choice`` (+ ``round, strength, shown_left, seconds,
   created_at, rationale, principles, flags, is_gold, submission_id``).
 - ``denormalised``: pair columns and one rater's vote on every row.
 
-Ids come from content, so shaping the same file twice gives the same ids. Repeated rows are
-left out and reported as ``Duplicate``; every row keeps the line it came from. The presets
+Ids come from content, so shaping the same file twice gives the same ids. Rows that repeat
+an earlier one exactly are left out and reported as ``Duplicate``; rows that contradict one
+(a ``pair_id`` with other content, a rater's second verdict on a pair and round, a
+``submission_id`` used for two votes) refuse the file, naming both lines. Every row keeps the
+line it came from. The presets
 (``data.presets``) build their frames from the same pieces.
 """
 
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,12 +35,13 @@ from typing import Any
 import polars as pl
 
 from data import frames
-from data.columns import ASSIGNED_COLUMNS, Columns
+from data.columns import ASSIGNED_COLUMNS, BLANK, INT32_MAX, Columns
 from data.conversations import preference_texts, prompt_texts
-from data.formats import LINE, InputError, Table, column_list
+from data.formats import LINE, InputError, Table, column_list, shown
 
 __all__ = [
     "SHAPES",
+    "TRL_SOURCE_RATER",
     "Duplicate",
     "ImportBatch",
     "assemble",
@@ -45,9 +51,13 @@ __all__ = [
     "require_columns",
     "shape_table",
     "trl_frames",
+    "verdict",
 ]
 
 SHAPES: tuple[str, ...] = ("pairs", "trl", "judgments", "denormalised")
+
+#: The rater whose votes are a TRL file's own labels, unless the import names another.
+TRL_SOURCE_RATER = "source:trl"
 
 _PAIR_COLUMNS = frozenset(
     {
@@ -78,8 +88,8 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Duplicate:
-    """A row that repeats an earlier one (same ``pair_id``; for votes, same pair, rater and
-    round). It is left out, not an error."""
+    """A row that repeats an earlier one exactly (same ``pair_id`` and content; for votes,
+    same pair, rater, round and verdict). It is left out, not an error."""
 
     line: int
     first_line: int
@@ -103,8 +113,8 @@ class ImportBatch:
     pairs: pl.DataFrame
     judgments: pl.DataFrame
     source_raters: tuple[str, ...]
-    pair_lines: list[int]
-    judgment_lines: list[int]
+    pair_lines: pl.Series
+    judgment_lines: pl.Series
     duplicates: list[Duplicate]
     ignored_columns: tuple[str, ...] = ()
 
@@ -127,7 +137,7 @@ def shape_table(
 ) -> ImportBatch:
     """Validate ``table`` as one of ``SHAPES`` (detected from its columns when ``shape`` is
     None) and build its frames. ``source_rater`` names the rater standing for a TRL file's own
-    label (default ``source:<file stem>``). Raises ``InputError`` for any problem in the file.
+    label (default ``TRL_SOURCE_RATER``). Raises ``InputError`` for any problem in the file.
     """
     path = table.path
     chosen = shape or _detect_shape(table)
@@ -135,7 +145,7 @@ def shape_table(
     cols = Columns(table)
     now = datetime.now(UTC)
     if chosen == "trl":
-        rater = source_rater or f"source:{_stem(path)}"
+        rater = source_rater or TRL_SOURCE_RATER
         pairs, judgments = trl_frames(cols, rater=rater, source=path.name, now=now)
         return assemble(table, "trl", pairs, judgments, source_raters=(rater,))
     if chosen == "judgments":
@@ -228,9 +238,9 @@ def judgment_frame(
     ``pair_ids`` replaces the ``pair_id`` column (denormalised rows whose pairs got content ids).
     """
     pair_id = pair_ids if pair_ids is not None else cols.text("pair_id", required=True, ids=True)
-    rater_id = cols.text("rater_id", required=True, nonempty=True, ids=True)
+    rater_id = cols.rater_ids("rater_id")
     choice = cols.choice("choice", frames.CHOICES, required=True)
-    round_ = cols.integer("round", 0, None, "is negative").fill_null(0)
+    round_ = cols.integer("round", 0, INT32_MAX, f"is not a round (0 to {INT32_MAX})").fill_null(0)
     strength = cols.integer("strength", 1, 3, "is not 1, 2 or 3")
     cols.fail(
         "strength",
@@ -270,9 +280,12 @@ def trl_frames(
     prompt, messages, chosen, rejected = preference_texts(cols)
     if not allow_empty:
         for name, texts in (("chosen", chosen), ("rejected", rejected)):
-            cols.fail(name, texts.str.strip_chars() == "", lambda _: "the response is empty")
-    keys = pl.DataFrame([messages.fill_null(prompt), chosen, rejected]).rows()
-    chosen_is_a = pl.Series([int(_digest(list(key))[-1], 16) % 2 == 0 for key in keys])
+            cols.fail(name, texts.str.contains(BLANK), lambda _: "the response is empty")
+    # Row by row through a buffered iterator: a list of every row would double the memory.
+    keys = pl.DataFrame([messages.fill_null(prompt), chosen, rejected]).iter_rows()
+    chosen_is_a = pl.Series(
+        [int(_digest(list(key))[-1], 16) % 2 == 0 for key in keys], dtype=pl.Boolean
+    )
     response_a = pl.select(pl.when(chosen_is_a).then(chosen).otherwise(rejected)).to_series()
     response_b = pl.select(pl.when(chosen_is_a).then(rejected).otherwise(chosen)).to_series()
     pair_id = _fill_ids(cols.text("pair_id", ids=True), prompt, messages, response_a, response_b)
@@ -314,21 +327,28 @@ def assemble(
     report_pair_duplicates: bool = True,
     path: Path | None = None,
 ) -> ImportBatch:
-    """Drop repeated pairs and votes (reporting them), conform to the contracts, keep lines.
+    """Refuse rows that contradict each other, drop exact repeats of pairs and votes
+    (reporting them), conform to the contracts, keep lines.
 
-    Pairs repeat by ``pair_id``; votes by (pair, rater, round). Repeated pairs are reported
-    unless the shape repeats them by design (denormalised rows); a TRL vote repeats only with
-    its pair, so only the pair is reported.
+    Pairs repeat by ``pair_id`` and must agree on ``frames.PAIR_CONTENT``; votes by (pair,
+    rater, round) and must agree on ``frames.VOTE_CONTENT``; a given ``submission_id`` names
+    one vote. Repeated pairs are reported unless the shape repeats them by design
+    (denormalised rows); a TRL vote repeats only with its pair, so only the pair is reported.
     """
+    where = path or table.path
     duplicates: list[Duplicate] = []
-    pairs, repeated = _first_rows(pairs, ["pair_id"])
+    repeats = _repeats(pairs, _PAIR_KEY)
+    _refuse_conflicts(where, repeats, _PAIR_KEY, frames.PAIR_CONTENT, _pair_conflict)
+    pairs, repeated = _first_rows(pairs, repeats, _PAIR_KEY)
     if report_pair_duplicates:
         duplicates += [Duplicate(line, first, pair_id) for line, first, pair_id in repeated]
     if judgments is None:
         judgments = frames.empty(frames.JUDGMENTS).with_columns(pl.lit(None, pl.Int64).alias(LINE))
-    judgments, repeated_votes = _first_rows(
-        judgments, ["pair_id", "rater_id", "round"], extra="rater_id"
-    )
+    judgments = _with_rounds(judgments)
+    repeats = _repeats(judgments, _VOTE_KEY)
+    _refuse_conflicts(where, repeats, _VOTE_KEY, frames.VOTE_CONTENT, _vote_conflict)
+    judgments, repeated_votes = _first_rows(judgments, repeats, _VOTE_KEY, extra="rater_id")
+    _refuse_reused_submission_ids(where, judgments)
     judgments = _with_submission_ids(judgments)
     reported = {d.line for d in duplicates}
     duplicates += [
@@ -342,37 +362,149 @@ def assemble(
     if shape == "judgments":
         ignored = tuple(name for name in table.columns if name not in known)
     return ImportBatch(
-        path=path or table.path,
+        path=where,
         format=table.format,
         shape=shape,
         pairs=frames.conform(pairs, frames.PAIRS),
         judgments=frames.conform(judgments, frames.JUDGMENTS),
         source_raters=source_raters,
-        pair_lines=pairs[LINE].to_list() if pairs.height else [],
-        judgment_lines=judgments[LINE].to_list(),
+        pair_lines=pairs[LINE].cast(pl.Int64)
+        if LINE in pairs.columns
+        else pl.Series([], dtype=pl.Int64),
+        judgment_lines=judgments[LINE].cast(pl.Int64),
         duplicates=duplicates,
         ignored_columns=ignored,
     )
 
 
+_PAIR_KEY = ("pair_id",)
+_VOTE_KEY = ("pair_id", "rater_id", "round")
+
+
+def _with_rounds(votes: pl.DataFrame) -> pl.DataFrame:
+    """Round 0 where a vote gives none: the key of a vote is (pair, rater, round)."""
+    if "round" in votes.columns:
+        return votes.with_columns(pl.col("round").fill_null(0))
+    return votes.with_columns(pl.lit(0, pl.Int32).alias("round"))
+
+
+#: The column numbering a frame's rows while repeats are looked for.
+_INDEX = "__index__"
+
+
+def _repeats(frame: pl.DataFrame, key: Sequence[str]) -> pl.DataFrame:
+    """The rows whose ``key`` another row has too, numbered (``_INDEX``), in file order.
+
+    Found by a 64-bit hash of the key, which is cheap at millions of rows; rows that merely
+    share a hash come along and are told apart by the exact comparisons on this small frame.
+    """
+    indexed = frame.with_row_index(_INDEX)
+    if frame.height < 2:
+        return indexed.clear()
+    hashed = frame.select(key).hash_rows()
+    # Sorted neighbours, not is_duplicated(): its hash table costs ~50 bytes a row.
+    ordered = hashed.sort()
+    twice = ordered.filter(ordered == ordered.shift(1)).unique()
+    if twice.is_empty():
+        return indexed.clear()
+    return indexed.filter(hashed.is_in(twice.implode()))
+
+
+def _refuse_conflicts(
+    path: Path,
+    frame: pl.DataFrame,
+    key: Sequence[str],
+    content: Sequence[str],
+    describe: Callable[[dict[str, Any], dict[str, Any], str], str],
+) -> None:
+    """Raise at the first row of ``frame`` (``_repeats``) whose ``key`` an earlier row has
+    with other ``content``; ``describe(first, row, column)`` words it (``column``: the first
+    that differs)."""
+    if frame.height < 2:
+        return
+    present = [name for name in content if name in frame.columns]
+    # Null and false are one answer for is_gold (a file without the column says "not gold").
+    values = [
+        pl.col(n).fill_null(False) if frame.schema[n] == pl.Boolean else pl.col(n) for n in present
+    ]
+    fingerprint = pl.struct(values).hash()
+    differs = frame.select(
+        (fingerprint != fingerprint.first().over(list(key))).alias("differs")
+    ).to_series()
+    if not differs.any():
+        return
+    row = frame.row(int(differs.arg_true()[0]), named=True)
+    same_key = pl.all_horizontal(pl.col(k) == row[k] for k in key)
+    first = frame.filter(same_key).row(0, named=True)
+    column = next(n for n in present if _value(first, n) != _value(row, n))
+    raise InputError(path, describe(first, row, column), line=row[LINE], column=column)
+
+
+def _value(row: dict[str, Any], name: str) -> Any:
+    return bool(row[name]) if name == "is_gold" else row[name]
+
+
+def _pair_conflict(first: dict[str, Any], row: dict[str, Any], column: str) -> str:
+    return (
+        f"pair_id {shown(row['pair_id'])} is on line {first[LINE]} too, with another"
+        f" {column} ({shown(first[column], 30)} there, {shown(row[column], 30)} here):"
+        " one pair_id names one pair"
+    )
+
+
+def _vote_conflict(first: dict[str, Any], row: dict[str, Any], column: str) -> str:
+    return (
+        f"rater {shown(row['rater_id'])} voted {verdict(first)} on pair {shown(row['pair_id'])}"
+        f" (round {row['round']}) on line {first[LINE]}, and {verdict(row)} here: one vote per"
+        " rater, pair and round (give a later vote its own round)"
+    )
+
+
+def verdict(vote: dict[str, Any]) -> str:
+    """A vote's ``frames.VOTE_CONTENT`` in words: ``'a'`` or ``'a' (strength 2)``.
+
+    >>> verdict({"choice": "b", "strength": 3})
+    "'b' (strength 3)"
+    """
+    strength = vote.get("strength")
+    return f"{shown(vote['choice'])}" + ("" if strength is None else f" (strength {strength})")
+
+
+def _refuse_reused_submission_ids(path: Path, votes: pl.DataFrame) -> None:
+    """A given submission id names one vote: two different votes may not share it."""
+    if "submission_id" not in votes.columns or votes["submission_id"].null_count() == votes.height:
+        return
+    reused = votes["submission_id"].is_not_null() & votes["submission_id"].is_duplicated()
+    if not reused.any():
+        return
+    row = votes.row(int(reused.arg_true()[1]), named=True)
+    first = votes.filter(pl.col("submission_id") == row["submission_id"]).row(0, named=True)
+    raise InputError(
+        path,
+        f"submission_id {shown(row['submission_id'])} is on line {first[LINE]} too, for another"
+        " vote: a submission id names one vote",
+        line=row[LINE],
+        column="submission_id",
+    )
+
+
 def _first_rows(
-    frame: pl.DataFrame, key: list[str], extra: str | None = None
+    frame: pl.DataFrame, repeats: pl.DataFrame, key: Sequence[str], extra: str | None = None
 ) -> tuple[pl.DataFrame, list[tuple[Any, ...]]]:
-    """The frame without rows repeating an earlier key, and (line, first line, key...) of those."""
-    if frame.height == 0:
+    """The frame without rows repeating an earlier key (``repeats``: ``_repeats``), and
+    (line, first line, pair_id[, extra]) of those."""
+    if repeats.height == 0:
         return frame, []
-    if "round" in key and "round" in frame.columns:
-        frame = frame.with_columns(pl.col("round").fill_null(0))
-    elif "round" in key:
-        frame = frame.with_columns(pl.lit(0, pl.Int32).alias("round"))
-    first = pl.struct(key).is_first_distinct()
-    repeated = frame.filter(~first)
-    if repeated.height == 0:
+    marked = repeats.with_columns(
+        pl.struct(list(key)).is_first_distinct().alias("first"),
+        pl.col(LINE).first().over(list(key)).alias("first_line"),
+    ).filter(~pl.col("first"))
+    if marked.height == 0:
         return frame, []
-    first_line = pl.col(LINE).first().over(key)
     columns = [LINE, "first_line", "pair_id"] + ([extra] if extra else [])
-    rows = frame.with_columns(first_line.alias("first_line")).filter(~first).select(columns).rows()
-    return frame.filter(first), rows
+    dropped = marked[_INDEX]
+    kept = frame.filter(~pl.int_range(pl.len(), dtype=pl.UInt32).is_in(dropped.implode()))
+    return kept, marked.select(columns).rows()
 
 
 # -- ids --------------------------------------------------------------------------------------
@@ -390,17 +522,28 @@ def _with_submission_ids(votes: pl.DataFrame) -> pl.DataFrame:
     if given is not None and given.null_count() == 0:
         return votes
     rounds = pl.col("round").fill_null(0) if "round" in votes.columns else pl.lit(0)
-    keys = votes.select(
-        pl.concat_str(
-            [pl.col("pair_id"), pl.col("rater_id"), rounds.cast(pl.String)], separator="\x1f"
-        )
-    ).to_series()
-    hashed = pl.Series(
-        "submission_id",
-        [hashlib.sha256(key.encode()).hexdigest()[:16] for key in keys],
-        pl.String,
+    key = pl.concat_str(
+        [pl.col("pair_id"), pl.col("rater_id"), rounds.cast(pl.String)], separator="\x1f"
+    )
+    # A slice at a time: a Python string per vote for millions of votes costs gigabytes.
+    hashed = pl.concat(
+        [
+            pl.Series(
+                "submission_id",
+                [
+                    hashlib.sha256(text.encode()).hexdigest()[:16]
+                    for text in votes.slice(at, _SLICE).select(key).to_series()
+                ],
+                pl.String,
+            )
+            for at in range(0, max(votes.height, 1), _SLICE)
+        ],
+        rechunk=False,
     )
     return votes.with_columns(hashed if given is None else given.fill_null(hashed))
+
+
+_SLICE = 100_000
 
 
 def _fill_ids(
@@ -413,13 +556,6 @@ def _fill_ids(
     """Given pair ids, or content hashes (``pair_id_for``) where none is given."""
     if given.null_count() == 0:
         return given
-    rows = pl.DataFrame([prompt, messages, response_a, response_b]).rows()
+    rows = pl.DataFrame([prompt, messages, response_a, response_b]).iter_rows()
     hashed = [pair_id_for(p, a, b, m) for p, m, a, b in rows]
     return given.fill_null(pl.Series(hashed, dtype=pl.String))
-
-
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".parquet"):
-        name = name.removesuffix(suffix)
-    return name

@@ -16,25 +16,30 @@ import hashlib
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import duckdb
 import polars as pl
 import pyarrow as pa
 
 from data import frames
+from data.workspace import StoreWriteError, write_failure_cause
 
 __all__ = [
+    "AlreadyJudged",
     "Assignment",
+    "ImportConflict",
     "ImportCounts",
     "MissingPairsError",
     "Project",
+    "Session",
+    "SignIn",
     "Store",
     "Submission",
     "SubmissionRefused",
@@ -44,15 +49,47 @@ __all__ = [
 
 
 class WorkspaceLocked(RuntimeError):
-    """The database file is held by another process (usually the running app)."""
+    """The database file is held by another process: the running app, or a command.
 
-    def __init__(self, path: Path, holder: str) -> None:
+    ``holder`` is who, in words (with the PID); ``command`` is ``"app"`` for the intentgap
+    app, the command's name (``"import"``) for an ``intentgap`` command, else None. The
+    message says what helps: stopping the app, or waiting for the command to finish.
+    """
+
+    def __init__(self, path: Path, holder: str, command: str | None = None) -> None:
         self.path = path
-        super().__init__(
-            f"The database {path} is in use by another process ({holder}), most likely the "
-            "running intentgap app. Stop the app (Ctrl+C in its terminal) or do this from the "
-            "app's admin pages, then try again."
-        )
+        self.holder = holder
+        self.command = command
+        if command == "app":
+            message = (
+                f"The database {path} is in use by the running intentgap app ({holder}). Stop"
+                " the app (Ctrl+C in its terminal) or do this from the app's admin pages, then"
+                " try again."
+            )
+        elif command is not None:
+            message = (
+                f"The database {path} is in use by `intentgap {command}` ({holder}), which"
+                " holds it until it finishes. Try again (reload the page) when it is done."
+            )
+        else:
+            message = (
+                f"The database {path} is in use by another process ({holder}), such as the"
+                " intentgap app or an intentgap command. Stop it or let it finish, then try"
+                " again."
+            )
+        super().__init__(message)
+
+    @classmethod
+    def held_by(cls, path: Path, duckdb_holder: str) -> WorkspaceLocked:
+        """From DuckDB's "Conflicting lock is held in PROGRAM (PID n)": the holder's own
+        command line (where ``/proc`` shows it) tells the app from a command."""
+        pid = re.search(r"\(PID (\d+)\)", duckdb_holder)
+        if pid is None:
+            return cls(path, duckdb_holder)
+        command = _intentgap_command(_command_line(int(pid.group(1))))
+        program = Path(duckdb_holder[: pid.start()].strip()).name
+        holder = f"PID {pid.group(1)}" if command else f"{program}, PID {pid.group(1)}"
+        return cls(path, holder, command)
 
 
 class MissingPairsError(ValueError):
@@ -64,8 +101,50 @@ class MissingPairsError(ValueError):
         super().__init__(f"{len(self.pair_ids)} judgment(s) refer to unknown pair_id: {shown}")
 
 
+class ImportConflict(ValueError):
+    """An imported row contradicts a stored one; nothing was written.
+
+    ``frame`` is ``"pairs"`` (a ``pair_id`` stored with other ``frames.PAIR_CONTENT``) or
+    ``"judgments"`` (``what`` is ``"vote"``: the rater's stored vote on that pair and round
+    says otherwise, ``frames.VOTE_CONTENT``; or ``"submission"``: the submission id names
+    another stored vote). ``row`` is the first such row's index in the frame given to
+    ``import_frames``, ``column`` the first field that differs, ``stored`` the stored row's
+    fields (with ``since``, when it was stored, and its ``source``); ``count`` how many rows
+    conflict.
+    """
+
+    def __init__(
+        self, frame: str, what: str, row: int, column: str, stored: dict[str, Any], count: int
+    ) -> None:
+        self.frame = frame
+        self.what = what
+        self.row = row
+        self.column = column
+        self.stored = stored
+        self.count = count
+        super().__init__(
+            f"{count} imported {frame} row(s) contradict stored ones: the first is row {row}"
+            f" ({what}, {column} differs)"
+        )
+
+
 class SubmissionRefused(ValueError):
     """A submission that the store will not record (bad value, or a pair not assigned)."""
+
+
+class AlreadyJudged(SubmissionRefused):
+    """The rater has a vote on this pair already, one that was imported (from ``source``)
+    while the pair was open to them. That vote stands, this one is not saved, and the pair
+    is closed for them, so they are given the next one."""
+
+    def __init__(self, rater_id: str, pair_id: str, source: str | None) -> None:
+        self.rater_id = rater_id
+        self.pair_id = pair_id
+        self.source = source
+        super().__init__(
+            f"rater {rater_id!r} already has a vote on pair {pair_id!r}, imported from"
+            f" {source or 'a file'}; that vote stands and this one was not saved"
+        )
 
 
 @dataclass(frozen=True)
@@ -85,6 +164,14 @@ class Project:
     flags: tuple[str, ...] = ("fabrication", "unsafe", "refuses needlessly")
     reclaim_minutes: int = 30
     is_demo: bool = False
+    #: A left/right vote needs a strength (only where ``strength_enabled``).
+    strength_required: bool = False
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The choices a vote may make here: ``frames.CHOICES`` as the project's rules allow."""
+        allowed = {"tie": self.tie_allowed, "both_bad": self.both_bad_allowed}
+        return tuple(choice for choice in frames.CHOICES if allowed.get(choice, True))
 
 
 _PROJECT_FIELDS = tuple(f.name for f in fields(Project))
@@ -135,6 +222,38 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+#: A session ends after this long without a page run (each run slides it on); never later
+#: than ``SESSION_MAX_AGE`` after sign-in. Raters keep a week: their link signs in only once.
+RATER_SESSION_IDLE = timedelta(days=7)
+ADMIN_SESSION_IDLE = timedelta(hours=8)
+SESSION_MAX_AGE = timedelta(days=30)
+#: How long the one-time code that turns a session into the browser's cookie stays good.
+HANDOFF_TTL = timedelta(minutes=2)
+#: A session's expiry is written again only once it has moved on by this much.
+_SLIDE_STEP = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in browser, as the store knows it: ``role`` is ``"rater"`` or ``"admin"``."""
+
+    session_id: str
+    role: str
+    rater_id: str | None
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A session just opened. ``secret`` names it from now on (held in the server's session
+    state, or, after ``redeem_handoff``, in the browser's cookie); ``handoff`` is a one-time
+    code, good for ``HANDOFF_TTL``, that the browser trades for that cookie. Only their
+    hashes are stored."""
+
+    session: Session
+    secret: str
+    handoff: str
+
+
 def _schema_sql() -> str:
     return resources.files("data").joinpath("schema.sql").read_text(encoding="utf-8")
 
@@ -144,8 +263,37 @@ def _initial(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute(_schema_sql())
 
 
+def _rater_sessions(cur: duckdb.DuckDBPyConnection) -> None:
+    """Sign-in links become single-use: the first use opens a session, and the session (not
+    the link) is what a browser holds afterwards, so a link in a history or on a shared screen
+    signs nobody in. Reset, deactivation and sign-out end sessions (``ended_at``). A rater may
+    be kept to one project (``only_project``: the demo's raters to the demo)."""
+    cur.execute("ALTER TABLE raters ADD COLUMN only_project VARCHAR")
+    cur.execute(
+        "CREATE TABLE sessions ("
+        " session_id    VARCHAR PRIMARY KEY,"
+        " secret_hash   VARCHAR NOT NULL,"  # sha256 of the secret the browser's session holds
+        " role          VARCHAR NOT NULL CHECK (role IN ('rater', 'admin')),"
+        " rater_id      VARCHAR,"
+        " handoff_hash  VARCHAR,"  # one-time code that becomes the cookie; NULL once used
+        " handoff_until TIMESTAMPTZ,"
+        " created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),"
+        " expires_at    TIMESTAMPTZ NOT NULL,"
+        " ended_at      TIMESTAMPTZ,"
+        " ended_why     VARCHAR,"
+        " CHECK ((role = 'rater') = (rater_id IS NOT NULL)))"
+    )
+
+
+def _strength_required(cur: duckdb.DuckDBPyConnection) -> None:
+    """A project may require the strength of every left/right vote (``Project``)."""
+    cur.execute("ALTER TABLE projects ADD COLUMN strength_required BOOLEAN NOT NULL DEFAULT FALSE")
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("0001_initial", _initial),
+    ("0002_rater_sessions", _rater_sessions),
+    ("0003_strength_required", _strength_required),
 ]
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?)(?:\. See|$)")
@@ -155,22 +303,58 @@ class Store:
     """The workspace database. Thread-safe; one instance per process and file."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
+        """Open (or create) the database and apply pending migrations.
+
+        Raises ``WorkspaceLocked`` when another process holds the file and
+        ``StoreWriteError`` (with its cause) when it cannot be opened for writing.
+        """
         self.path = Path(path) if str(path) != ":memory:" else None
-        try:
-            self._con = duckdb.connect(str(path))
-        except duckdb.IOException as error:
-            match = _LOCK_HOLDER.search(str(error))
-            if match is None or self.path is None:
-                raise
-            raise WorkspaceLocked(self.path, match.group(1)) from None
         self._write_lock = threading.Lock()
         self._seen: dict[str, set[str]] | None = None  # loaded on first use
-        self.migrate()
+        self._broken = False  # a fatal error invalidated the connection: reopen before use
+        self._con = self._connect()
+        try:
+            self.migrate()
+        except BaseException:
+            self._con.close()  # let go of the file: nobody else can open it while we hold it
+            raise
 
     # -- plumbing ----------------------------------------------------------------------------
 
     def close(self) -> None:
         self._con.close()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(":memory:" if self.path is None else str(self.path))
+        except duckdb.Error as error:
+            raise self._named(error) from None
+
+    def _named(self, error: duckdb.Error) -> Exception:
+        """What callers see of a database error: ``WorkspaceLocked`` for a file held by
+        another process, ``StoreWriteError`` with its cause for a write (or an open) that the
+        disk refused, else the error itself (a constraint, a bug)."""
+        held = _LOCK_HOLDER.search(str(error))
+        if held is not None and self.path is not None:
+            return WorkspaceLocked.held_by(self.path, held.group(1))
+        cause = write_failure_cause(error)
+        if cause is None and not isinstance(error, duckdb.IOException | duckdb.FatalException):
+            return error
+        return StoreWriteError(self.path, cause or str(error), str(error))
+
+    def _reopen_if_broken(self) -> None:
+        """Open the database again after a fatal error (call under the write lock).
+
+        DuckDB refuses every statement after one, e.g. a checkpoint that hit a full disk,
+        until the database is opened again; what was committed is in its write-ahead log.
+        """
+        if not self._broken:
+            return
+        with suppress(duckdb.Error):
+            self._con.close()
+        self._con = self._connect()
+        self._broken = False
+        self._seen = None
 
     def __enter__(self) -> Store:
         return self
@@ -180,50 +364,61 @@ class Store:
 
     @contextmanager
     def _read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._broken:
+            with self._write_lock:
+                self._reopen_if_broken()
         cur = self._con.cursor()
         try:
             yield cur
+        except duckdb.FatalException as error:
+            self._broken = True
+            raise self._named(error) from None
         finally:
             cur.close()
 
     @contextmanager
     def _write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction under the process-wide write lock; rolled back on any error."""
+        """One transaction under the process-wide write lock; rolled back on any error.
+
+        A write the disk refuses raises ``StoreWriteError`` with the real cause. A
+        transaction that did not commit also drops the in-memory seen sets, which may hold
+        a claim that never reached the file.
+        """
         with self._write_lock:
+            self._reopen_if_broken()
             cur = self._con.cursor()
-            cur.execute("BEGIN TRANSACTION")
             try:
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    yield cur
+                except BaseException:
+                    _roll_back(cur)
+                    raise
+                cur.execute("COMMIT")  # if this fails, DuckDB has rolled back already
+            except BaseException as error:
+                self._seen = None
+                if not isinstance(error, duckdb.Error):
+                    raise
+                self._broken = isinstance(error, duckdb.FatalException)
+                raise self._named(error) from None
             finally:
                 cur.close()
 
     def migrate(self) -> list[str]:
         """Apply pending migrations in order; returns the names applied now."""
-        with self._write_lock:
-            cur = self._con.cursor()
+        with self._write() as cur:
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS _migrations"
                 " (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ DEFAULT now())"
             )
             done = {row[0] for row in cur.execute("SELECT name FROM _migrations").fetchall()}
-            applied = []
-            for name, step in MIGRATIONS:
-                if name in done:
-                    continue
-                cur.execute("BEGIN TRANSACTION")
-                try:
+        applied = []
+        for name, step in MIGRATIONS:
+            if name not in done:
+                with self._write() as cur:  # the migration and its record row, or neither
                     step(cur)
                     cur.execute("INSERT INTO _migrations (name) VALUES (?)", [name])
-                    cur.execute("COMMIT")
-                except BaseException:
-                    cur.execute("ROLLBACK")
-                    raise
                 applied.append(name)
-            cur.close()
         return applied
 
     @property
@@ -234,16 +429,8 @@ class Store:
 
     def save_project(self, project: Project) -> None:
         """Create the project or replace its settings."""
-        values = [_sql_value(getattr(project, name)) for name in _PROJECT_FIELDS]
-        columns = ", ".join(_PROJECT_FIELDS)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in _PROJECT_FIELDS[1:])
-        marks = ", ".join("?" for _ in _PROJECT_FIELDS)
         with self._write() as cur:
-            cur.execute(
-                f"INSERT INTO projects ({columns}) VALUES ({marks})"
-                f" ON CONFLICT (project_id) DO UPDATE SET {updates}",
-                values,
-            )
+            _save_project(cur, project)
 
     def project(self, project_id: str) -> Project | None:
         with self._read() as cur:
@@ -270,21 +457,27 @@ class Store:
 
     # -- raters ------------------------------------------------------------------------------
 
-    def add_rater(self, rater_id: str, name: str | None = None) -> str:
-        """Create a human rater and return their secret sign-in token (shown once)."""
+    def add_rater(
+        self, rater_id: str, name: str | None = None, *, only_project: str | None = None
+    ) -> str:
+        """Create a human rater and return their secret sign-in token (shown once). The link
+        signs in once (``sign_in_with_token``); ``only_project`` is the one project they may
+        label (None: any project)."""
         token = secrets.token_urlsafe(24)
         with self._write() as cur:
             exists = cur.execute("SELECT 1 FROM raters WHERE rater_id = ?", [rater_id]).fetchone()
             if exists:
                 raise ValueError(f"rater {rater_id!r} already exists")
             cur.execute(
-                "INSERT INTO raters (rater_id, name, kind, token_hash) VALUES (?, ?, 'human', ?)",
-                [rater_id, name or rater_id, hash_token(token)],
+                "INSERT INTO raters (rater_id, name, kind, token_hash, only_project)"
+                " VALUES (?, ?, 'human', ?, ?)",
+                [rater_id, name or rater_id, hash_token(token), only_project],
             )
         return token
 
     def reset_token(self, rater_id: str) -> str:
-        """Invalidate a rater's link and return a new token."""
+        """A new single-use link for the rater. Their old link, and every session opened with
+        any link of theirs, end now: a browser still signed in is signed out at its next step."""
         token = secrets.token_urlsafe(24)
         with self._write() as cur:
             updated = cur.execute(
@@ -293,14 +486,41 @@ class Store:
             ).fetchall()
             if not updated:
                 raise ValueError(f"no rater {rater_id!r}")
+            _end_sessions_of(cur, rater_id, "link reset")
         return token
 
     def set_rater_active(self, rater_id: str, active: bool) -> None:
+        """Deactivating also ends the rater's open sessions, at once."""
         with self._write() as cur:
             cur.execute("UPDATE raters SET active = ? WHERE rater_id = ?", [active, rater_id])
+            if not active:
+                _end_sessions_of(cur, rater_id, "deactivated")
+
+    def limit_rater_to(self, rater_id: str, project_id: str | None) -> None:
+        """Keep a rater to one project (None: any project); ``claim_next`` gives them no pair
+        of another."""
+        with self._write() as cur:
+            cur.execute(
+                "UPDATE raters SET only_project = ? WHERE rater_id = ?", [project_id, rater_id]
+            )
+
+    def rater_may_label(self, rater_id: str, project_id: str) -> bool:
+        """Whether this rater may be given pairs of this project (``limit_rater_to``)."""
+        with self._read() as cur:
+            return _may_label(cur, rater_id, project_id)
+
+    def demo_raters(self) -> list[str]:
+        """Active human raters kept to a demo project: the ones ``sign_in_demo_rater`` lets
+        in without a link."""
+        with self._read() as cur:
+            rows = cur.execute(
+                "SELECT r.rater_id FROM raters r JOIN projects p ON p.project_id = r.only_project"
+                " WHERE r.active AND r.kind = 'human' AND p.is_demo ORDER BY r.rater_id"
+            ).fetchall()
+        return [str(row[0]) for row in rows]
 
     def rater_for_token(self, token: str) -> str | None:
-        """The active human rater this token signs in, or None."""
+        """The active human rater this token would sign in, or None; does not use it up."""
         if not token:
             return None
         with self._read() as cur:
@@ -316,11 +536,97 @@ class Store:
             frame = _frame(
                 cur,
                 "SELECT r.rater_id, r.name, r.kind, r.active, r.created_at,"
-                " count(j.submission_id)::INTEGER AS n_judgments"
+                " count(j.submission_id)::INTEGER AS n_judgments, r.only_project"
                 " FROM raters r LEFT JOIN judgments j USING (rater_id)"
                 " GROUP BY ALL ORDER BY r.created_at, r.rater_id",
             )
         return frame
+
+    # -- sign-in sessions --------------------------------------------------------------------
+
+    def sign_in_with_token(self, token: str) -> SignIn | None:
+        """Use up a rater's link and open a rater session; None when the token signs nobody
+        in (unknown, used already, reset, or the rater deactivated). A link works once."""
+        if not token.strip():
+            return None
+        with self._write() as cur:
+            row = cur.execute(
+                "UPDATE raters SET token_hash = NULL"
+                " WHERE token_hash = ? AND active AND kind = 'human' RETURNING rater_id",
+                [hash_token(token.strip())],
+            ).fetchone()
+            return None if row is None else _open_session(cur, "rater", str(row[0]))
+
+    def sign_in_admin(self) -> SignIn:
+        """Open an admin session; call only after checking the admin password."""
+        with self._write() as cur:
+            return _open_session(cur, "admin", None)
+
+    def sign_in_demo_rater(self, rater_id: str) -> SignIn | None:
+        """Open a session for a demo rater without a link (the demo's sign-in page offers
+        them to anyone): only for an active rater kept to a demo project, else None."""
+        with self._write() as cur:
+            demo = cur.execute(
+                "SELECT 1 FROM raters r JOIN projects p ON p.project_id = r.only_project"
+                " WHERE r.rater_id = ? AND r.active AND r.kind = 'human' AND p.is_demo",
+                [rater_id],
+            ).fetchone()
+            return None if demo is None else _open_session(cur, "rater", rater_id)
+
+    def session(self, secret: str, now: datetime | None = None) -> Session | None:
+        """The live session this secret names, or None: unknown, ended (sign-out, reset,
+        deactivation), expired, or its rater deactivated. A cheap read on every page run; it
+        slides the expiry on (a write at most every few minutes). ``now`` defaults to the
+        database clock (tests pass a later time instead of waiting)."""
+        if not secret:
+            return None
+        with self._read() as cur:
+            row = cur.execute(
+                "SELECT s.session_id, s.role, s.rater_id, s.created_at, s.expires_at,"
+                " coalesce($now::TIMESTAMPTZ, now())"
+                " FROM sessions s LEFT JOIN raters r ON r.rater_id = s.rater_id"
+                " WHERE s.secret_hash = $hash AND s.ended_at IS NULL"
+                " AND s.expires_at > coalesce($now::TIMESTAMPTZ, now())"
+                " AND (s.role = 'admin' OR (r.active AND r.kind = 'human'))",
+                {"hash": hash_token(secret), "now": now},
+            ).fetchone()
+        if row is None:
+            return None
+        session_id, role, rater_id, created_at, expires_at, clock = row
+        slid = min(clock + _session_idle(role), created_at + SESSION_MAX_AGE)
+        if slid - expires_at >= _SLIDE_STEP:
+            with self._write() as cur:
+                cur.execute(
+                    "UPDATE sessions SET expires_at = ? WHERE session_id = ? AND ended_at IS NULL",
+                    [slid, session_id],
+                )
+        return Session(str(session_id), str(role), None if rater_id is None else str(rater_id))
+
+    def redeem_handoff(self, code: str, now: datetime | None = None) -> str | None:
+        """Trade a session's one-time handoff code for a new secret, which the browser keeps
+        in its cookie (the secret the session had before stops working). None when the code is
+        unknown, used, older than ``HANDOFF_TTL``, or its session has ended."""
+        if not code:
+            return None
+        secret = secrets.token_urlsafe(32)
+        with self._write() as cur:
+            redeemed = cur.execute(
+                "UPDATE sessions SET secret_hash = $secret, handoff_hash = NULL,"
+                " handoff_until = NULL WHERE handoff_hash = $code AND ended_at IS NULL"
+                " AND handoff_until > coalesce($now::TIMESTAMPTZ, now())"
+                " AND expires_at > coalesce($now::TIMESTAMPTZ, now()) RETURNING 1",
+                {"secret": hash_token(secret), "code": hash_token(code), "now": now},
+            ).fetchall()
+        return secret if redeemed else None
+
+    def end_session(self, secret: str, why: str = "signed out") -> None:
+        """Sign a browser out: the session's secret (and its cookie) sign nobody in again."""
+        with self._write() as cur:
+            cur.execute(
+                "UPDATE sessions SET ended_at = now(), ended_why = ?"
+                " WHERE secret_hash = ? AND ended_at IS NULL",
+                [why, hash_token(secret)],
+            )
 
     # -- pairs and imported judgments --------------------------------------------------------
 
@@ -330,32 +636,50 @@ class Store:
         judgments: pl.DataFrame | None,
         project_id: str,
         source_raters: Sequence[str] = (),
+        *,
+        create_project: bool = False,
     ) -> ImportCounts:
         """Write validated frames in one transaction; existing rows are kept, never doubled.
 
         ``pairs`` follows ``frames.PAIRS`` and ``judgments`` ``frames.JUDGMENTS``. Raters named
         in the judgments are created as needed: those in ``source_raters`` as kind ``source``
         (a dataset's own label), the rest as ``human`` raters without a sign-in token.
-        Raises ``MissingPairsError`` (and writes nothing) when a judgment names an unknown pair.
+        ``create_project`` creates a missing project (default settings) in the same
+        transaction. Raises, and writes nothing at all: ``MissingPairsError`` when a judgment
+        names an unknown pair, ``ImportConflict`` when a row contradicts a stored one (a
+        stored row that is the same is kept: re-importing changes nothing).
         """
-        pairs = frames.conform(pairs, frames.PAIRS).with_columns(
-            pl.lit(project_id).alias("project_id"),
-            pl.col("is_gold").fill_null(False),
+        pairs = (
+            frames.conform(pairs, frames.PAIRS)
+            .with_columns(
+                pl.lit(project_id).alias("project_id"), pl.col("is_gold").fill_null(False)
+            )
+            .with_row_index(_ROW)
         )
-        judgments = frames.conform(
-            judgments if judgments is not None else frames.empty(frames.JUDGMENTS),
-            frames.JUDGMENTS,
-        ).with_columns(pl.col("is_gold").fill_null(False), pl.col("round").fill_null(0))
+        judgments = (
+            frames.conform(
+                judgments if judgments is not None else frames.empty(frames.JUDGMENTS),
+                frames.JUDGMENTS,
+            )
+            .with_columns(pl.col("is_gold").fill_null(False), pl.col("round").fill_null(0))
+            .with_row_index(_ROW)
+        )
         with self._write() as cur:
             if self.project(project_id) is None:
-                raise ValueError(f"no project {project_id!r}; create it first")
-            cur.register("incoming_pairs", pairs.to_arrow())
-            cur.register("incoming_judgments", judgments.to_arrow())
+                if not create_project:
+                    raise ValueError(f"no project {project_id!r}; create it first")
+                _save_project(cur, Project(project_id, project_id))
+            # Arrow string views share polars' buffers: the default large strings copy them all.
+            cur.register("incoming_pairs", pairs.to_arrow(compat_level=_ARROW_VIEWS))
+            cur.register("incoming_judgments", judgments.to_arrow(compat_level=_ARROW_VIEWS))
+            _refuse_import_conflicts(cur)
             # Existing rows are filtered out with anti-joins and the rest inserted plainly:
             # ON CONFLICT against million-row unique indexes costs twice as long.
+            pair_columns = ", ".join(frames.PAIRS)
             pairs_new = _inserted(
                 cur,
-                "INSERT INTO pairs SELECT i.*, now() FROM incoming_pairs i"
+                f"INSERT INTO pairs ({pair_columns}, imported_at)"
+                f" SELECT {_prefixed('i', frames.PAIRS)}, now() FROM incoming_pairs i"
                 " ANTI JOIN pairs p USING (pair_id)",
             )
             cur.execute(
@@ -393,7 +717,8 @@ class Store:
             self._seen = None  # reloaded on next use, with the imported votes
             judgments_new = _inserted(
                 cur,
-                "INSERT INTO judgments SELECT i.* FROM incoming_judgments i"
+                f"INSERT INTO judgments ({', '.join(frames.JUDGMENTS)})"
+                f" SELECT {_prefixed('i', frames.JUDGMENTS)} FROM incoming_judgments i"
                 " ANTI JOIN judgments j USING (submission_id)"
                 " ANTI JOIN judgments k"
                 " ON i.rater_id = k.rater_id AND i.pair_id = k.pair_id AND i.round = k.round",
@@ -538,8 +863,11 @@ class Store:
         Work pairs (``gold=False``) must still need votes (done + open < overlap k); the least
         covered comes first, ties broken by a per-rater permutation so raters spread over
         pairs. Gold pairs are hidden checks, served only while the rater still has work.
+        A rater kept to another project (``limit_rater_to``) is given nothing here.
         """
         with self._write() as cur:
+            if not _may_label(cur, rater_id, project.project_id):
+                return None
             seen = self._seen_by(cur, rater_id)
             pair_id = self._first_unseen(cur, project, seen, rater_id, gold=False)
             if pair_id is not None and gold:
@@ -644,9 +972,20 @@ class Store:
         """Record a vote on a pair assigned to this rater. True if saved now, False if it
         was already saved (a double click or a resend). Time is measured here, server-side,
         from the assignment to this call.
+
+        Raises ``SubmissionRefused`` for a vote the store will not keep: ``AlreadyJudged``
+        when the rater's vote on this pair came by import meanwhile (the pair is then closed
+        for them). Raises ``StoreWriteError`` when the disk refuses the write; nothing is
+        saved then, and the same submission can be sent again.
         """
         _check_submission(submission)
-        s = submission
+        try:
+            return self._record_vote(submission)
+        except duckdb.ConstraintException:
+            pass  # rolled back; what was in the way is looked up in a transaction of its own
+        self._refuse_conflicting(submission)
+
+    def _record_vote(self, s: Submission) -> bool:
         key = [s.rater_id, s.pair_id, s.round]
         with self._write() as cur:
             assignment = cur.execute(
@@ -659,30 +998,27 @@ class Store:
                 )
             (status,) = assignment
             if status == "done":
+                _refuse_an_imported_vote(cur, s)
                 return False
             # A plain INSERT: the status check above, under the write lock, replaces
             # ON CONFLICT, which costs ~40 ms against a million-row unique index. The
-            # primary key still refuses an id reused for another pair.
-            try:
-                cur.execute(
-                    "INSERT INTO judgments SELECT ?, a.pair_id, a.rater_id, a.round, ?, ?,"
-                    " a.shown_left, epoch(now() - a.assigned_at), now(), ?, ?, ?, a.is_gold,"
-                    " 'ui' FROM assignments a"
-                    " WHERE a.rater_id = ? AND a.pair_id = ? AND a.round = ?",
-                    [
-                        s.submission_id,
-                        s.choice,
-                        s.strength,
-                        s.rationale or None,
-                        list(s.principles),
-                        list(s.flags),
-                        *key,
-                    ],
-                )
-            except duckdb.ConstraintException:
-                raise SubmissionRefused(
-                    f"submission id {s.submission_id!r} was already used for another vote"
-                ) from None
+            # unique constraints still refuse an id reused for another pair, or a vote of
+            # this rater's on this pair that an import added (see _refuse_conflicting).
+            cur.execute(
+                "INSERT INTO judgments SELECT ?, a.pair_id, a.rater_id, a.round, ?, ?,"
+                " a.shown_left, epoch(now() - a.assigned_at), now(), ?, ?, ?, a.is_gold,"
+                " 'ui' FROM assignments a"
+                " WHERE a.rater_id = ? AND a.pair_id = ? AND a.round = ?",
+                [
+                    s.submission_id,
+                    s.choice,
+                    s.strength,
+                    s.rationale or None,
+                    list(s.principles),
+                    list(s.flags),
+                    *key,
+                ],
+            )
             cur.execute(
                 "UPDATE assignments SET status = 'done'"
                 " WHERE rater_id = ? AND pair_id = ? AND round = ?",
@@ -694,10 +1030,41 @@ class Store:
             )
         return True
 
+    def _refuse_conflicting(self, s: Submission) -> NoReturn:
+        """Name the vote that a submission collided with (it was not saved).
+
+        A vote of this rater's on this pair and round that an import added while the pair
+        was open to them: that vote stands, and the assignment is closed (done) so they are
+        given the next pair instead of this one forever. Otherwise the submission id was
+        used for another vote.
+        """
+        key = [s.rater_id, s.pair_id, s.round]
+        with self._write() as cur:
+            existing = cur.execute(
+                "SELECT source FROM judgments WHERE rater_id = ? AND pair_id = ? AND round = ?",
+                key,
+            ).fetchone()
+            if existing is not None:
+                closed = cur.execute(
+                    "UPDATE assignments SET status = 'done' WHERE rater_id = ? AND pair_id = ?"
+                    " AND round = ? AND status = 'open' RETURNING 1",
+                    key,
+                ).fetchall()
+                if closed:
+                    cur.execute(
+                        "UPDATE coverage SET n_open = n_open - 1 WHERE pair_id = ?", [s.pair_id]
+                    )
+        if existing is not None:
+            raise AlreadyJudged(s.rater_id, s.pair_id, existing[0])
+        raise SubmissionRefused(
+            f"submission id {s.submission_id!r} was already used for another vote"
+        )
+
     def progress(self, rater_id: str, project_id: str) -> dict[str, int]:
-        """A rater's own counts in a project: judged, skipped, and work pairs still open to
-        them (pairs needing votes that they have not seen)."""
+        """A rater's own counts in a project: judged, skipped, work pairs still open to them
+        (pairs needing votes that they have not seen) and gold pairs they have not seen."""
         with self._write_lock:
+            self._reopen_if_broken()
             cur = self._con.cursor()
             seen = pa.table(
                 {"pair_id": pa.array(sorted(self._seen_by(cur, rater_id)), pa.string())}
@@ -714,12 +1081,19 @@ class Store:
                 " (SELECT count(*) FROM coverage c JOIN projects pr USING (project_id)"
                 "   WHERE c.project_id = $project AND NOT c.is_gold"
                 "   AND c.n_done + c.n_open < pr.overlap_k"
+                "   AND c.pair_id NOT IN (SELECT pair_id FROM seen_pairs)),"
+                " (SELECT count(*) FROM coverage c WHERE c.project_id = $project AND c.is_gold"
                 "   AND c.pair_id NOT IN (SELECT pair_id FROM seen_pairs))",
                 {"rater": rater_id, "project": project_id},
             ).fetchall()[0]
             cur.unregister("seen_pairs")
         assert row is not None
-        return {"judged": int(row[0]), "skipped": int(row[1]), "available": int(row[2])}
+        return {
+            "judged": int(row[0]),
+            "skipped": int(row[1]),
+            "available": int(row[2]),
+            "gold_available": int(row[3]),
+        }
 
     # -- export ------------------------------------------------------------------------------
 
@@ -751,6 +1125,66 @@ def _frame(cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ())
     return frame
 
 
+#: The column numbering incoming rows while an import is written, to name a conflicting one.
+_ROW = "incoming_row"
+_ARROW_VIEWS = pl.CompatLevel.newest()
+
+
+def _prefixed(alias: str, columns: Iterable[str]) -> str:
+    return ", ".join(f"{alias}.{name}" for name in columns)
+
+
+def _save_project(cur: duckdb.DuckDBPyConnection, project: Project) -> None:
+    """Create the project or replace its settings, inside the caller's transaction."""
+    values = [_sql_value(getattr(project, name)) for name in _PROJECT_FIELDS]
+    columns = ", ".join(_PROJECT_FIELDS)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in _PROJECT_FIELDS[1:])
+    marks = ", ".join("?" for _ in _PROJECT_FIELDS)
+    cur.execute(
+        f"INSERT INTO projects ({columns}) VALUES ({marks})"
+        f" ON CONFLICT (project_id) DO UPDATE SET {updates}",
+        values,
+    )
+
+
+def _refuse_import_conflicts(cur: duckdb.DuckDBPyConnection) -> None:
+    """Raise ``ImportConflict`` for the first incoming row that contradicts a stored one:
+    a pair with other content, a rater's other verdict on a pair and round, a submission id
+    of another vote. Reads ``incoming_pairs`` and ``incoming_judgments``."""
+    same_vote = "i.rater_id = k.rater_id AND i.pair_id = k.pair_id AND i.round = k.round"
+    checks = (
+        ("pairs", "pair", "pairs k USING (pair_id)", frames.PAIR_CONTENT, "imported_at"),
+        ("judgments", "vote", f"judgments k ON {same_vote}", frames.VOTE_CONTENT, "created_at"),
+        (
+            "judgments",
+            "submission",
+            "judgments k USING (submission_id)",
+            ("rater_id", "pair_id", "round"),
+            "created_at",
+        ),
+    )
+    for frame, what, join, compared, since in checks:
+        differs = " OR ".join(
+            f"coalesce(i.{c}, false) IS DISTINCT FROM coalesce(k.{c}, false)"
+            if c == "is_gold"
+            else f"i.{c} IS DISTINCT FROM k.{c}"
+            for c in compared
+        )
+        rows = cur.execute(
+            f"SELECT i.{_ROW}, count(*) OVER (), {_prefixed('i', compared)},"
+            f" {_prefixed('k', compared)}, k.{since}, k.source"
+            f" FROM incoming_{frame} i JOIN {join} WHERE {differs} ORDER BY i.{_ROW} LIMIT 1"
+        ).fetchall()
+        if not rows:
+            continue
+        row, count, *values = rows[0]
+        incoming = dict(zip(compared, values[: len(compared)], strict=True))
+        stored = dict(zip(compared, values[len(compared) : 2 * len(compared)], strict=True))
+        column = next(c for c in compared if incoming[c] != stored[c])
+        stored.update(since=values[-2], source=values[-1])
+        raise ImportConflict(frame, what, int(row), column, stored, int(count))
+
+
 def _inserted(cur: duckdb.DuckDBPyConnection, sql: str) -> int:
     """Rows written by an INSERT (DuckDB answers a plain INSERT with its row count)."""
     row = cur.execute(sql).fetchall()
@@ -769,6 +1203,95 @@ def _project_filter(project_id: str | None) -> tuple[str, list[Any]]:
     if project_id is None:
         return "", []
     return "WHERE project_id = ?", [project_id]
+
+
+def _session_idle(role: str) -> timedelta:
+    return ADMIN_SESSION_IDLE if role == "admin" else RATER_SESSION_IDLE
+
+
+def _open_session(cur: duckdb.DuckDBPyConnection, role: str, rater_id: str | None) -> SignIn:
+    """Record a new session (hashes only) inside the caller's write transaction."""
+    session_id, secret, handoff = (secrets.token_urlsafe(n) for n in (12, 32, 32))
+    cur.execute(
+        "INSERT INTO sessions (session_id, secret_hash, role, rater_id, handoff_hash,"
+        " handoff_until, expires_at) VALUES (?, ?, ?, ?, ?, now() + ?, now() + ?)",
+        [
+            session_id,
+            hash_token(secret),
+            role,
+            rater_id,
+            hash_token(handoff),
+            HANDOFF_TTL,
+            _session_idle(role),
+        ],
+    )
+    return SignIn(Session(session_id, role, rater_id), secret, handoff)
+
+
+def _end_sessions_of(cur: duckdb.DuckDBPyConnection, rater_id: str, why: str) -> None:
+    cur.execute(
+        "UPDATE sessions SET ended_at = now(), ended_why = ?"
+        " WHERE rater_id = ? AND ended_at IS NULL",
+        [why, rater_id],
+    )
+
+
+def _may_label(cur: duckdb.DuckDBPyConnection, rater_id: str, project_id: str) -> bool:
+    row = cur.execute(
+        "SELECT only_project IS NULL OR only_project = ? FROM raters WHERE rater_id = ?",
+        [project_id, rater_id],
+    ).fetchone()
+    return row is None or bool(row[0])
+
+
+def _command_line(pid: int) -> list[str]:
+    """A process's arguments, where the system shows them (``/proc`` on Linux), else []."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [arg for arg in raw.decode(errors="replace").split("\0") if arg]
+
+
+def _intentgap_command(argv: Sequence[str]) -> str | None:
+    """``"app"`` for the intentgap app (streamlit, or ``intentgap serve``), the command's
+    name for another ``intentgap`` command (also ``python cli.py`` or ``-m cli``), else None.
+
+    >>> _intentgap_command(["/venv/bin/python", "/venv/bin/intentgap", "import", "x.jsonl"])
+    'import'
+    >>> _intentgap_command(["python", "-m", "streamlit", "run", "app.py"])
+    'app'
+    >>> _intentgap_command(["python", "-c", "pass"]) is None
+    True
+    """
+    names = [Path(arg).name for arg in argv]
+    if "streamlit" in names:
+        return "app"
+    for at, name in enumerate(names):
+        if name in ("intentgap", "cli.py") or (name == "cli" and names[at - 1 : at] == ["-m"]):
+            words = [arg for arg in argv[at + 1 :] if not arg.startswith("-")]
+            command = words[0] if words else "?"
+            return "app" if command == "serve" else command
+    return None
+
+
+def _roll_back(cur: duckdb.DuckDBPyConnection) -> None:
+    """Undo the open transaction, if there still is one: after a failed COMMIT, DuckDB has
+    already rolled back, and a second ROLLBACK would only hide the real error."""
+    with suppress(duckdb.Error):
+        cur.execute("ROLLBACK")
+
+
+def _refuse_an_imported_vote(cur: duckdb.DuckDBPyConnection, s: Submission) -> None:
+    """On a pair this rater is done with: raise ``AlreadyJudged`` if the vote there came by
+    import rather than from this rater's page (a resend of theirs is merely no news)."""
+    stored = cur.execute(
+        "SELECT submission_id, source FROM judgments"
+        " WHERE rater_id = ? AND pair_id = ? AND round = ?",
+        [s.rater_id, s.pair_id, s.round],
+    ).fetchone()
+    if stored is not None and stored[0] != s.submission_id and stored[1] != "ui":
+        raise AlreadyJudged(s.rater_id, s.pair_id, stored[1])
 
 
 def _check_submission(s: Submission) -> None:

@@ -31,6 +31,7 @@ from labeling.codes import choice_codes, choice_names, dense_codes
 from labeling.memo import remember_last
 
 __all__ = [
+    "LEADERBOARD",
     "STYLE_FEATURES",
     "BradleyTerry",
     "MajorityVote",
@@ -51,6 +52,22 @@ _BOLD = r"\*\*[^*\n]+\*\*|__[^_\n]+__"
 #: ``length`` is log((1 + chars_a) / (1 + chars_b)); the Markdown ones are
 #: log1p(count_a) - log1p(count_b); ``markdown`` pools headers, list items and bold.
 STYLE_FEATURES: tuple[str, ...] = ("length", "headers", "lists", "bold", "markdown")
+
+#: ``leaderboard``'s columns.
+LEADERBOARD: dict[str, pl.DataType] = {
+    "model": pl.String(),
+    "rank": pl.Int64(),
+    "score": pl.Float64(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+    "n_votes": pl.Int64(),
+    "win_rate": pl.Float64(),
+    "style_rank": pl.Int64(),
+    "style_score": pl.Float64(),
+    "style_ci_low": pl.Float64(),
+    "style_ci_high": pl.Float64(),
+    "style_shift": pl.Float64(),
+}
 
 #: Elo-like scale: 400 points per factor 10 in odds, centred on 1000 (Chatbot Arena's scale).
 ELO_BASE = 1000.0
@@ -310,12 +327,22 @@ def _rao_kupper(d: FloatArray, eta: float, cells: _Cells, with_ties: bool) -> _C
     )
 
 
+def _solve(matrix: FloatArray, vector: FloatArray) -> FloatArray:
+    """``matrix⁻¹ vector``; where rounding leaves the matrix singular, the least-squares
+    (minimum-norm) step, which moves nothing along the direction the votes cannot see."""
+    try:
+        return np.asarray(np.linalg.solve(matrix, vector), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return np.asarray(np.linalg.lstsq(matrix, vector, rcond=None)[0], dtype=np.float64)
+
+
 class _PairedComparisons:
     """Penalised maximum likelihood for paired comparisons with covariates and ties.
 
     Parameters are [θ (one per model), γ (one per covariate), tie parameter (when ties were
     seen)]; d = θ_i - θ_j + z·γ. Fitted by Newton's method with step halving (both tie models
-    are concave in these parameters); a tiny ridge on θ keeps an unbeaten model finite.
+    are concave in these parameters); a tiny ridge on θ and γ keeps an unbeaten model, and a
+    covariate that separates the votes (Markdown in two responses, both of which won), finite.
     """
 
     def __init__(self, ties: str, n_models: int, n_covariates: int, ridge: float) -> None:
@@ -337,9 +364,9 @@ class _PairedComparisons:
         return _rao_kupper(d, tie, cells, with_ties)
 
     def _objective(self, params: FloatArray, cells: _Cells, with_ties: bool) -> float:
-        theta = params[: self.n_models]
+        penalised = params[: self.n_models + self.n_covariates]
         loglik = self._terms(params, cells, with_ties).loglik.sum()
-        return float(loglik - 0.5 * self.ridge * theta @ theta)
+        return float(loglik - 0.5 * self.ridge * penalised @ penalised)
 
     def _gradient_hessian(
         self, params: FloatArray, cells: _Cells, with_ties: bool
@@ -355,7 +382,7 @@ class _PairedComparisons:
         pair_h = pair_h + pair_h.T
         hess[:m, :m] = np.diag(pair_h.sum(axis=1)) - pair_h - self.ridge * np.eye(m)
         if c:
-            grad[m : m + c] = cells.z.T @ terms.g_d
+            grad[m : m + c] = cells.z.T @ terms.g_d - self.ridge * params[m : m + c]
             hz = cells.z * terms.h_dd[:, None]
             cross = np.stack(
                 [
@@ -366,7 +393,7 @@ class _PairedComparisons:
             )
             hess[:m, m : m + c] = cross
             hess[m : m + c, :m] = cross.T
-            hess[m : m + c, m : m + c] = cells.z.T @ hz
+            hess[m : m + c, m : m + c] = cells.z.T @ hz - self.ridge * np.eye(c)
         if with_ties:
             t = m + c
             grad[t] = terms.g_t.sum()
@@ -402,7 +429,7 @@ class _PairedComparisons:
         for _ in range(max_iter):
             grad, hess = self._gradient_hessian(params, cells, with_ties)
             step = np.zeros_like(params)
-            step[1:] = np.linalg.solve(hess[1:, 1:], -grad[1:])
+            step[1:] = _solve(hess[1:, 1:], -grad[1:])
             scale = 1.0
             for _ in range(40):
                 candidate = params + scale * step
@@ -458,11 +485,11 @@ class _PairedComparisons:
             grad = np.zeros(len(params))
             grad[:m] = np.bincount(cells.i, g_d, m) - np.bincount(cells.j, g_d, m)
             grad[:m] -= self.ridge * params[:m]
-            grad[m : m + c] = cells.z.T @ g_d
+            grad[m : m + c] = cells.z.T @ g_d - self.ridge * params[m : m + c]
             if with_ties:
                 grad[m + c] = float(np.sum(weight * score_t))
             step = np.zeros(len(params))
-            step[1:] = np.linalg.solve(hess[1:, 1:], -grad[1:])
+            step[1:] = _solve(hess[1:, 1:], -grad[1:])
             replicates[b] = params + step
         return replicates
 
@@ -478,9 +505,11 @@ class BradleyTerry:
 
     ``style_covariates`` (names from ``STYLE_FEATURES``, e.g. ``("length",)`` or
     ``("length", "headers", "lists", "bold")``) adds each as a covariate of the log-odds,
-    so model scores are what is left after length and Markdown are accounted for. Fitting is
-    maximum likelihood by Newton's method; a tiny ``ridge`` on log-strengths keeps an unbeaten
-    model finite.
+    so model scores are what is left after length and Markdown are accounted for. A covariate
+    that does not vary over the voted pairs (no response has a header) has nothing to explain
+    and cannot be fitted: it is left out and named in ``dropped_covariates_``. Fitting is
+    maximum likelihood by Newton's method; a tiny ``ridge`` on log-strengths and covariates
+    keeps an unbeaten model finite.
 
     Intervals: percentile intervals of level ``ci`` over ``n_boot`` bootstrap replicates that
     reweight the votes at random (the Bayesian bootstrap; see ``_bootstrap``).
@@ -488,8 +517,10 @@ class BradleyTerry:
     After ``fit``: ``scores_`` (``model``, ``score``, ``ci_low``, ``ci_high``, ``rank``,
     ``n_votes``, ``win_rate`` with ties as half a win), sorted best first; ``theta_``
     (log-strengths centred on 0, in ``models_`` order); ``coef_`` (``covariate``, ``coef``,
-    ``ci_low``, ``ci_high``, in log-odds per unit); ``tie_parameter_`` (Davidson ν, or the
-    Rao-Kupper θ = e^η ≥ 1; None without ties); ``boot_theta_`` (replicates × models).
+    ``ci_low``, ``ci_high``, in log-odds per unit, the fitted covariates only);
+    ``dropped_covariates_`` (those left out: constant over the voted pairs);
+    ``tie_parameter_`` (Davidson ν, or the Rao-Kupper θ = e^η ≥ 1; None without ties);
+    ``boot_theta_`` (replicates × models).
     """
 
     def __init__(
@@ -515,8 +546,11 @@ class BradleyTerry:
         """Votes joined with their pair's models (and covariates); one row per game."""
         pair_columns = pairs.select("pair_id", "model_a", "model_b")
         if covariates:
+            features = response_features(pairs).select("pair_id", *covariates)
             pair_columns = pair_columns.join(
-                response_features(pairs).select("pair_id", *covariates), on="pair_id"
+                # A pair without both texts has no covariates: it leaves the style fit only.
+                features.filter(pl.all_horizontal(pl.col(name).is_finite() for name in covariates)),
+                on="pair_id",
             )
         return (
             judgments.select("pair_id", "choice")
@@ -562,10 +596,12 @@ class BradleyTerry:
         unknown = set(self.style_covariates) - set(STYLE_FEATURES)
         if unknown:
             raise ValueError(f"unknown style covariates {sorted(unknown)}; use {STYLE_FEATURES}")
-        covariates = list(self.style_covariates)
-        games = self._games(judgments, pairs, covariates)
+        requested = list(self.style_covariates)
+        games = self._games(judgments, pairs, requested)
         if games.height == 0:
             raise ValueError("no votes between two different named models to rank")
+        covariates = [name for name in requested if games[name].n_unique() > 1]
+        self.dropped_covariates_ = [name for name in requested if name not in covariates]
         models = pl.concat([games["model_a"], games["model_b"]]).unique().sort().to_list()
         cells = self._cells(games, models, covariates)
         with_ties = bool(cells.ties.sum() > 0)
@@ -677,6 +713,7 @@ def leaderboard(
     style_covariates: Sequence[str] = ("length", "headers", "lists", "bold"),
     n_boot: int = 100,
     seed: int = 0,
+    notes: list[str] | None = None,
 ) -> pl.DataFrame:
     """The model leaderboard, plain and style-controlled side by side.
 
@@ -685,22 +722,51 @@ def leaderboard(
     ``style_rank``, ``style_score``, ``style_ci_low``, ``style_ci_high`` (with the covariates)
     and ``style_shift`` = ``style_score - score``: how many points the model loses (negative)
     or gains once length and Markdown are accounted for. Sorted by the plain score.
+
+    The plain leaderboard is always there (empty, with these columns, when no vote compares
+    two named models). Covariates that do not vary over the voted pairs (plain text: no
+    headers, lists or bold anywhere) are left out of the style control; when none is left,
+    or the style fit fails, the style columns are null. Each such decision is appended to
+    ``notes`` as a sentence for the reader.
     """
+    said = notes if notes is not None else []
+    if BradleyTerry._games(judgments, pairs, ()).is_empty():
+        said.append("no vote compares two named models: nothing to rank")
+        return pl.DataFrame(schema=LEADERBOARD)
     plain = BradleyTerry(ties=ties, n_boot=n_boot, seed=seed).fit(judgments, pairs).scores_
-    styled = (
-        BradleyTerry(ties=ties, style_covariates=style_covariates, n_boot=n_boot, seed=seed)
-        .fit(judgments, pairs)
-        .scores_.select(
-            "model",
-            pl.col("rank").alias("style_rank"),
-            pl.col("score").alias("style_score"),
-            pl.col("ci_low").alias("style_ci_low"),
-            pl.col("ci_high").alias("style_ci_high"),
+    style = BradleyTerry(ties=ties, style_covariates=style_covariates, n_boot=n_boot, seed=seed)
+    columns = {
+        "rank": ("style_rank", pl.Int64),
+        "score": ("style_score", pl.Float64),
+        "ci_low": ("style_ci_low", pl.Float64),
+        "ci_high": ("style_ci_high", pl.Float64),
+    }
+    fitted = True
+    try:
+        style.fit(judgments, pairs)
+    except np.linalg.LinAlgError as error:  # a safety net: the ridge keeps the fit regular
+        said.append(f"the style-controlled leaderboard could not be fitted ({error})")
+        fitted = False
+    dropped = style.dropped_covariates_ if fitted else []
+    if dropped:
+        what = ", ".join(dropped)
+        said.append(
+            f"style control leaves out {what}: the same in every voted pair"
+            if len(dropped) < len(style_covariates)
+            else f"no style control: {what} are the same in every voted pair"
         )
-    )
+    if not fitted or len(dropped) == len(style_covariates):
+        styled = plain.select(
+            "model", *(pl.lit(None, dtype).alias(name) for name, dtype in columns.values())
+        )
+    else:
+        styled = style.scores_.select(
+            "model", *(pl.col(old).alias(new) for old, (new, _) in columns.items())
+        )
     return (
         plain.select("model", "rank", "score", "ci_low", "ci_high", "n_votes", "win_rate")
         .join(styled, on="model", how="left")
         .with_columns((pl.col("style_score") - pl.col("score")).alias("style_shift"))
         .sort("rank")
+        .cast(pl.Schema(LEADERBOARD))
     )

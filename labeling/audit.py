@@ -19,11 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from data import frames
-from labeling.aggregation import leaderboard, response_features
+from labeling.aggregation import leaderboard
 from labeling.agreement import (
     Coefficient,
     cohen_kappa,
@@ -60,6 +59,8 @@ STYLE_COVARIATES: tuple[str, ...] = ("length", "headers", "lists", "bold")
 AGREEMENT_SLICES: tuple[str, ...] = ("category", "principle", "model_pair")
 #: How many rater pairs, and how many disputed pairs, the report lists.
 TOP_N = 10
+#: How many untested raters a note names.
+TOP_NOTES = 3
 #: Importers name a dataset's own label rater ``source:<file>``.
 SOURCE_PREFIX = "source:"
 
@@ -122,9 +123,9 @@ def audit_report(
         "has_gold": bool(pairs["gold"].is_not_null().any()),
         "n_boot": n_boot,
         "seed": seed,
-        "n_tests": findings.height,
+        "n_tests": findings.filter(pl.col("p_value").is_not_nan()).height,
         "n_flagged": flagged.height,
-        "notes": agreement_notes + leaderboard_notes,
+        "notes": agreement_notes + _untested(findings) + leaderboard_notes,
     }
     report: dict[str, object] = {
         "summary": summary,
@@ -310,6 +311,25 @@ def _blind_spots(votes: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     return find_blind_spots(votes, pairs)
 
 
+def _untested(findings: pl.DataFrame) -> list[str]:
+    """One note per check that some raters could not be tested by (``blind_spots``' rows
+    with a NaN p-value), naming the first few and why."""
+    skipped = findings.filter(pl.col("p_value").is_nan())
+    notes = []
+    for (kind,), rows in skipped.group_by("kind", maintain_order=True):
+        # Each message reads "<kind> not tested for <rater>: <why>".
+        reasons = [
+            f"{rater}: {message.split(': ', 1)[-1]}"
+            for rater, message in rows.sort("rater_id").select("rater_id", "message").rows()
+        ]
+        more = f"; and {len(reasons) - TOP_NOTES} more" if len(reasons) > TOP_NOTES else ""
+        notes.append(
+            f"{kind} not tested for {len(reasons)} rater{'s' if len(reasons) > 1 else ''} "
+            f"({'; '.join(reasons[:TOP_NOTES])}{more})"
+        )
+    return notes
+
+
 def _finding(row: Mapping[str, Any]) -> dict[str, object]:
     return {
         "rater_id": row["rater_id"],
@@ -331,15 +351,10 @@ def _leaderboard(
     boot = min(n_boot, LEADERBOARD_MAX_BOOT)
     if boot < n_boot:
         notes.append(f"leaderboard intervals use {boot} resamples")
-    # A covariate equal on every voted pair (responses of one length, no Markdown) cannot be
-    # fitted. (The features of all pairs are those the blind-spot checks computed already.)
-    features = response_features(pairs).join(votes.select("pair_id"), on="pair_id", how="semi")
-    covariates = [name for name in STYLE_COVARIATES if features[name].drop_nulls().n_unique() > 1]
-    try:
-        table = leaderboard(votes, pairs, style_covariates=covariates, n_boot=boot, seed=seed)
-    except np.linalg.LinAlgError:
-        notes.append("the leaderboard could not be fitted (singular information matrix)")
-        return []
+    # The plain leaderboard always stands; covariates that do not vary are left out (a note).
+    table = leaderboard(
+        votes, pairs, style_covariates=STYLE_COVARIATES, n_boot=boot, seed=seed, notes=notes
+    )
     return [
         {
             "model": row["model"],

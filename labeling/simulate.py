@@ -32,8 +32,11 @@ __all__ = [
     "DEFAULT_CATEGORIES",
     "DEFAULT_MODELS",
     "DEFAULT_PRINCIPLES",
+    "DETECTION_SCENARIOS",
+    "PLANTED_RATER",
     "ModelProfile",
     "RaterProfile",
+    "detection_study",
     "latent_truth",
     "rater_pool",
     "simulate_pairs",
@@ -64,6 +67,8 @@ class RaterProfile:
     ``weak_principle``: where ``weak_skill`` replaces ``skill``. ``speed``: reading-speed
     multiplier (2 reads twice as fast). ``spam``: clicks without reading, in about 3 s, at
     random. ``drift``: skill lost between the first and the last day of work.
+    ``click_seconds``: when set, every vote takes about this long whatever the texts' length
+    (a rater who does not read, whose choices still follow ``skill``).
     """
 
     rater_id: str
@@ -78,6 +83,7 @@ class RaterProfile:
     speed: float = 1.0
     spam: bool = False
     drift: float = 0.0
+    click_seconds: float | None = None
 
 
 DEFAULT_CATEGORIES: tuple[str, ...] = (
@@ -348,6 +354,9 @@ def simulate_votes(
         rng.lognormal(math.log(3.0), 0.4, n),
         rng.lognormal(math.log(5.0), 0.4, n) + reading * rng.lognormal(-0.045, 0.3, n),
     )
+    click = np.array([r.click_seconds or np.nan for r in raters])[rater]
+    if not np.isnan(click).all():  # drawn only then: other pools vote as they always did
+        seconds = np.where(np.isnan(click), seconds, click * rng.lognormal(0.0, 0.2, n))
     strength_draw = rng.random(n)
     strength = np.where(tie, 0, 1 + (strength_draw < 0.6) + (strength_draw < 0.25))
     cites = rng.random(n) < np.where(spam, 0.1, 0.6)
@@ -436,3 +445,63 @@ def _plant(rater: RaterProfile, kind: int, category: str) -> RaterProfile:
         {"drift": 0.4, "skill": 0.9},
     ]
     return replace(rater, **plants[kind])
+
+
+#: The detection study's pools (``detection_study``): each name, the slice its planted rater is
+#: weak in (None where the blind spot is not a slice) and what the planted rater does.
+DETECTION_SCENARIOS: dict[str, tuple[str | None, str]] = {
+    "category": ("coding", "answers at random on coding pairs, 90% right elsewhere"),
+    "principle": ("honesty", "answers at random where honesty is at stake, 90% elsewhere"),
+    "gold": ("coding", "answers at random on coding pairs, half of all pairs carry gold"),
+    "fast": (None, "1.6 s on every vote, 40% right (below chance); the others read"),
+    "fast, others untimed": (None, "the same, among raters whose times were not recorded"),
+    "none": (None, "no blind spot: an honest rater, 90% right"),
+}
+#: The rater who carries the scenario's blind spot.
+PLANTED_RATER = "planted"
+
+
+def detection_study(
+    scenario: str, seed: int = 0, *, n_raters: int = 16, votes_per_rater: int = 225
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pairs and votes of one pool of the detection study, reproducible from ``seed``.
+
+    ``n_raters - 1`` honest raters ``h01``... of varied skill (75-92%), tie rate (3-8%) and
+    reading speed, as in ``rater_pool``, and ``PLANTED_RATER`` (skill 90%) carrying the
+    blind spot of ``scenario`` (a key of ``DETECTION_SCENARIOS``). Three votes per pair, so
+    ``n_raters x votes_per_rater / 3`` pairs over the six default categories and four
+    principles; 10% of the pairs carry gold (50% in ``gold``). A rater answering at random
+    on one category gets about 37 of 225 votes there.
+
+    >>> pairs, votes = detection_study("category", n_raters=4, votes_per_rater=30)
+    >>> pairs.height, votes.height, sorted(votes["rater_id"].unique())[-1]
+    (40, 120, 'planted')
+    """
+    if scenario not in DETECTION_SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; use one of {list(DETECTION_SCENARIOS)}")
+    rng = np.random.default_rng(seed)
+    honest = [
+        RaterProfile(
+            f"h{k + 1:02d}",
+            skill=float(rng.uniform(0.75, 0.92)),
+            tie_rate=float(rng.uniform(0.03, 0.08)),
+            speed=float(rng.lognormal(0.0, 0.25)),
+        )
+        for k in range(n_raters - 1)
+    ]
+    weak_slice = DETECTION_SCENARIOS[scenario][0]
+    planted = RaterProfile(PLANTED_RATER, skill=0.9, tie_rate=0.05)
+    if scenario in ("category", "gold"):
+        planted = replace(planted, weak_category=weak_slice, weak_skill=0.5)
+    elif scenario == "principle":
+        planted = replace(planted, weak_principle=weak_slice, weak_skill=0.5)
+    elif scenario.startswith("fast"):
+        planted = replace(planted, skill=0.4, click_seconds=1.6)
+    n_pairs = round(n_raters * votes_per_rater / 3)
+    pairs = simulate_pairs(n_pairs, seed=seed, gold_share=0.5 if scenario == "gold" else 0.1)
+    votes = simulate_votes(pairs, [*honest, planted], votes_per_pair=3, seed=seed)
+    if scenario == "fast, others untimed":  # as after an import: only the planted rater timed
+        votes = votes.with_columns(
+            pl.when(pl.col("rater_id") == PLANTED_RATER).then(pl.col("seconds")).alias("seconds")
+        )
+    return pairs, votes

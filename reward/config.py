@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Self
 
@@ -74,6 +74,25 @@ class CliConfig:
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)  # type: ignore[call-overload]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+    def to_args(self, *, leave_out: Collection[str] = ()) -> list[str]:
+        """Command-line arguments that ``from_args`` parses back into this config (every
+        setting spelled out, but those in ``leave_out``, which take their defaults)."""
+        specs = dataclasses.fields(self)  # type: ignore[arg-type]
+        # Positionals first: a list-valued flag would swallow one that followed it.
+        args = [str(getattr(self, s.name)) for s in specs if s.metadata.get("positional")]
+        for spec in specs:
+            value = getattr(self, spec.name)
+            flag = "--" + spec.name.replace("_", "-")
+            if spec.name in leave_out or spec.metadata.get("positional"):
+                continue
+            if isinstance(value, bool):
+                args.append(flag if value else "--no-" + flag[2:])
+            elif isinstance(value, tuple):
+                args += [flag, *value]
+            else:
+                args += [flag, "none" if value is None else str(value)]
+        return args
 
 
 def _add_argument(parser: argparse.ArgumentParser, spec: dataclasses.Field[Any], hint: Any) -> None:
@@ -219,6 +238,12 @@ class TrainConfig(CliConfig):
     device: str = _opt("auto", "'auto' (CUDA, then MPS, then CPU), or a torch device name.")
     precision: Precision = field(default="auto", metadata=_help(PRECISION_HELP))
     eval_batch_size: int = _opt(16, "Sequences per batch when evaluating.")
+    nproc: int = _opt(
+        1,
+        "Processes to train on, launched on this machine through torchrun (one per GPU, or "
+        "several on the CPU); each takes its share of every batch, so the run is the same. "
+        "Under torchrun or accelerate launch leave it at 1: the launcher decides.",
+    )
     # --- run
     resume: bool = _opt(
         False, "Continue the interrupted run found in --out (same snapshot and settings)."
@@ -230,7 +255,7 @@ class TrainConfig(CliConfig):
 
     #: Settings that may differ between an interrupted run and its resumption.
     RUN_ONLY: ClassVar[frozenset[str]] = frozenset(
-        {"resume", "progress_bar", "device", "eval_batch_size", "save_every"}
+        {"resume", "progress_bar", "device", "eval_batch_size", "save_every", "nproc"}
     )
 
 

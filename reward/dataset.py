@@ -19,7 +19,7 @@ import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import polars as pl
 import torch
@@ -35,6 +35,7 @@ __all__ = [
     "length_grouped_batches",
     "pad_sequences",
     "prompt_turns",
+    "rank_share",
     "sorted_batches",
 ]
 
@@ -381,6 +382,20 @@ def length_grouped_batches(
     longest = max(range(len(batches)), key=lambda b: max(lengths[i] for i in batches[b]))
     batches[0], batches[longest] = batches[longest], batches[0]
     return batches
+
+
+Item = TypeVar("Item")
+
+
+def rank_share(batch: Sequence[Item], rank: int, world: int) -> list[Item]:
+    """Process ``rank``'s share of a global batch on ``world`` processes: every ``world``-th
+    item from its rank. Every process cuts the same global batch, so the shares make up the
+    batch a single process would take, and length-sorted batches give each similar lengths.
+
+    >>> rank_share([10, 11, 12, 13, 14], 0, 2), rank_share([10, 11, 12, 13, 14], 1, 2)
+    ([10, 12, 14], [11, 13])
+    """
+    return list(batch[rank::world])
 
 
 def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

@@ -5,10 +5,15 @@ Chosen and rejected sides go through the model in one batch; the loss is
 sequence; AdamW with linear warm-up and decay; gradient accumulation; seeded; evaluated on
 the held-out prompts after every epoch; resumable from the state saved at each epoch's end
 (or every ``save_every`` steps) and when stopped.
+
+On several processes (``torchrun``, ``accelerate launch`` or ``--nproc``; see
+``reward.distributed``) every process takes its share of each global batch and the update is
+the one a single process makes on the same batches; rank 0 writes the checkpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -19,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -45,8 +50,23 @@ from reward.dataset import (
     TruncationCounts,
     encode_pairs,
     length_grouped_batches,
+    rank_share,
 )
-from reward.device import autocast, pick_device, resolve_precision, seed_everything
+from reward.device import autocast, resolve_precision, seed_everything
+from reward.distributed import (
+    Ranks,
+    any_rank,
+    barrier,
+    gather_shares,
+    launch,
+    launched,
+    process_device,
+    process_group,
+    ranks_from_env,
+    share_loss,
+    sum_over_ranks,
+    wrap,
+)
 from reward.loss import preference_loss
 from reward.model import (
     RewardModelError,
@@ -88,14 +108,27 @@ class TrainResult:
 ProgressCallback = Callable[[TrainProgress], None]
 
 
-def evaluate(scorer: RewardScorer, examples: list[PairExample]) -> dict[str, float]:
+def _score_sides(scorer: RewardScorer, examples: list[PairExample]) -> np.ndarray:
+    """Rewards of the chosen (row 0) and rejected (row 1) side of every pair."""
+    scored = scorer.score_encoded([e.chosen for e in examples] + [e.rejected for e in examples])
+    return scored.reshape(2, len(examples))
+
+
+def evaluate(
+    scorer: RewardScorer, examples: list[PairExample], ranks: Ranks | None = None
+) -> dict[str, float]:
     """Held-out loss, accuracy (non-tie pairs where chosen outscores rejected) and the mean
-    reward margin ``r_c - r_r``."""
+    reward margin ``r_c - r_r``. With ``ranks`` of several processes each scores its share
+    and every process gets the metrics of all the pairs."""
     if not examples:
         return {"n": 0}
     n = len(examples)
-    scored = scorer.score_encoded([e.chosen for e in examples] + [e.rejected for e in examples])
-    chosen, rejected = torch.tensor(scored[:n]), torch.tensor(scored[n:])
+    if ranks is not None and ranks.several:
+        share = rank_share(examples, ranks.rank, ranks.world)
+        scored = gather_shares(_score_sides(scorer, share), n, ranks)
+    else:
+        scored = _score_sides(scorer, examples)
+    chosen, rejected = torch.tensor(scored[0]), torch.tensor(scored[1])
     target = torch.tensor([e.target for e in examples], dtype=torch.float64)
     margin = torch.tensor([e.margin for e in examples], dtype=torch.float64)
     loss = preference_loss(chosen, rejected, target, margin)
@@ -112,9 +145,19 @@ def evaluate(scorer: RewardScorer, examples: list[PairExample]) -> dict[str, flo
 class _Run:
     """One training run's moving parts (kept together so ``train`` reads as the recipe)."""
 
-    def __init__(self, config: TrainConfig, model: PreTrainedModel, steps: int) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        model: PreTrainedModel,
+        steps: int,
+        ranks: Ranks,
+        device: torch.device,
+    ) -> None:
         self.config = config
         self.model = model
+        self.ranks = ranks
+        #: On several processes, what the training forward pass goes through.
+        self.ddp = wrap(model, device) if ranks.several else None
         decay: list[torch.nn.Parameter] = []
         no_decay: list[torch.nn.Parameter] = []
         for name, parameter in model.named_parameters():
@@ -181,6 +224,60 @@ class _Run:
             is_decided = batch["target"] != 0.5
             self.right += int(((values[:n] > values[n:]) & is_decided).sum())
             self.decided += int(is_decided.sum())
+        self._update(n_group)
+
+    def sharded_optimizer_step(
+        self,
+        group: list[list[PairExample]],
+        collator: PairCollator,
+        device: torch.device,
+        precision: str,
+    ) -> None:
+        """``optimizer_step`` on several processes, each running this same global group: every
+        micro-batch on the process's ``rank_share``, with its part of the micro-batch's loss,
+        so the averaged gradient and the reported loss are those of one process."""
+        assert self.ddp is not None
+        ddp, ranks = self.ddp, self.ranks
+        n_group = sum(len(examples) for examples in group)
+        # Each micro-batch's loss, then pairs ranked right and pairs decided: this process's
+        # parts, summed over the processes after the group.
+        tally = torch.zeros(len(group) + 2, dtype=torch.float64, device=device)
+        for position, examples in enumerate(group):
+            share = rank_share(examples, ranks.rank, ranks.world)
+            # A micro-batch smaller than the world leaves some processes without pairs: they
+            # run its first pair with no weight, since DDP needs every process's backward.
+            run_on = share or examples[:1]
+            batch = {k: v.to(device) for k, v in collator(run_on).items()}
+            last = position == len(group) - 1
+            # The gradients are all-reduced once, in the backward pass of the last micro-batch.
+            with contextlib.nullcontext() if last else ddp.no_sync():
+                with autocast(device, precision):
+                    values = rewards(cast(PreTrainedModel, ddp), batch)  # DDP calls the model
+                n = len(run_on)
+                loss = share_loss(
+                    values[:n],
+                    values[n:],
+                    batch,
+                    batch_weight=sum(e.weight for e in examples),
+                    batch_pairs=len(examples),
+                    center_rewards=self.config.center_rewards,
+                )
+                # x world: DDP averages the processes' gradients, and the parts must add up.
+                scale = len(examples) / n_group * ranks.world if share else 0.0
+                (loss * scale).backward()  # type: ignore[no-untyped-call]
+            if share:
+                is_decided = batch["target"] != 0.5
+                tally[position] = loss.detach()
+                tally[-2] += ((values[:n] > values[n:]) & is_decided).sum()
+                tally[-1] += is_decided.sum()
+        sum_over_ranks(tally)
+        self.losses.extend(tally[:-2].tolist())
+        self.right += int(tally[-2])
+        self.decided += int(tally[-1])
+        self._update(n_group)
+
+    def _update(self, n_group: int) -> None:
+        """Clip, step and schedule once the group's gradients are in."""
         if self.config.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
         self.optimizer.step()
@@ -277,12 +374,17 @@ class _Progress:
         total_steps: int,
         done_steps: int,
         callback: ProgressCallback | None,
+        *,
+        show_bar: bool = True,
     ) -> None:
         self.epochs = config.epochs
         self.total_steps = total_steps
         self.callback = callback
         self.bar = tqdm(
-            total=total_steps, initial=done_steps, desc="train", disable=not config.progress_bar
+            total=total_steps,
+            initial=done_steps,
+            desc="train",
+            disable=not (config.progress_bar and show_bar),
         )
 
     def report(self, progress: TrainProgress) -> None:
@@ -352,24 +454,48 @@ def train(
     ``progress_callback`` receives a ``TrainProgress`` after every optimizer step and every
     evaluation (the training page polls the latest one). Setting ``stop`` ends the run after
     the current step, with its state saved so ``--resume`` continues it exactly.
+
+    In a process a launcher started (torchrun, accelerate launch) every process calls this:
+    they train together, rank 0 alone writes ``out`` and reports progress (to its callback
+    and its progress bar), and a stop set on any process stops them all.
     """
-    seed_everything(config.seed)
+    ranks = ranks_from_env()
+    device = process_device(config.device, ranks)
+    with process_group(ranks, device):
+        return _train(config, ranks, device, progress_callback if ranks.is_main else None, stop)
+
+
+def _train(
+    config: TrainConfig,
+    ranks: Ranks,
+    device: torch.device,
+    progress_callback: ProgressCallback | None,
+    stop: threading.Event | None,
+) -> TrainResult:
+    seed_everything(config.seed)  # the same on every process: the same split, batches, head
     out = Path(config.out)
     snapshot = load_snapshot(config.snapshot)
     resumed = _check_out_folder(config, snapshot.content_hash)
+    barrier(ranks)  # every process has looked at ``out`` before rank 0 writes into it
     pairs = training_pairs(snapshot, config)
-    setup = _set_up(config, pairs, resumed)
+    setup = _set_up(config, pairs, resumed, device)
     steps_per_epoch = _steps_per_epoch(config, len(setup.train_examples))
-    run = _Run(config, setup.model, steps_per_epoch * config.epochs)
+    run = _Run(config, setup.model, steps_per_epoch * config.epochs, ranks, device)
     info = _start_or_resume(run, pairs, snapshot.content_hash, setup.encoder, resumed)
-    progress = _Progress(config, steps_per_epoch * config.epochs, run.step, progress_callback)
+    progress = _Progress(
+        config,
+        steps_per_epoch * config.epochs,
+        run.step,
+        progress_callback,
+        show_bar=ranks.is_main,
+    )
     stopped = _train_epochs(run, setup, info, steps_per_epoch, progress, stop)
     progress.close()
     summary = _summary(run, setup)
     if stopped:
         _save_state(run, info, setup.model, setup.tokenizer)
         return TrainResult(out, False, summary)
-    _save_finished(info, setup, summary)
+    _save_finished(run, info, setup, summary)
     progress.finished(run, summary)
     return TrainResult(out, True, summary)
 
@@ -397,8 +523,13 @@ def _load_model(
     return model, tokenizer
 
 
-def _set_up(config: TrainConfig, pairs: pl.DataFrame, resumed: CheckpointInfo | None) -> _Setup:
-    """Load the model, encode the training and held-out pairs, and place both on the device."""
+def _set_up(
+    config: TrainConfig,
+    pairs: pl.DataFrame,
+    resumed: CheckpointInfo | None,
+    device: torch.device,
+) -> _Setup:
+    """Load the model, encode the training and held-out pairs, and place both on ``device``."""
     model, tokenizer = _load_model(config, resumed)
     encoder = SequenceEncoder(
         tokenizer, _model_window(model, tokenizer, config.max_length), config.format
@@ -407,7 +538,6 @@ def _set_up(config: TrainConfig, pairs: pl.DataFrame, resumed: CheckpointInfo | 
     eval_examples, eval_truncation = encode_pairs(pairs.filter(pairs["is_eval"]), encoder)
     if not train_examples:
         raise ValueError(f"eval_fraction {config.eval_fraction} leaves no pairs to train on")
-    device = pick_device(config.device)
     precision = resolve_precision(config.precision, device)
     model.to(device)  # type: ignore[arg-type]  # transformers types .to() oddly
     return _Setup(
@@ -452,15 +582,22 @@ def _start_or_resume(
     out = Path(config.out)
     info = resumed or new_info(out, config, snapshot_hash, encoder.format, encoder.max_length)
     if resumed:
-        run.restore(torch.load(out / STATE_FILE, weights_only=False))
-    else:
+        # Loaded on the CPU: the optimizer moves its state to each process's own device.
+        run.restore(torch.load(out / STATE_FILE, map_location="cpu", weights_only=False))
+    elif run.ranks.is_main:
         pairs.select("pair_id", "is_eval").write_parquet(_mkdir(out) / SPLIT_FILE)
     return dataclasses.replace(info, config=config)
 
 
-def _save_finished(info: CheckpointInfo, setup: _Setup, summary: dict[str, Any]) -> None:
+def _save_finished(run: _Run, info: CheckpointInfo, setup: _Setup, summary: dict[str, Any]) -> None:
     """Write the finished reward model (LoRA adapters merged into it) and its metrics, and
-    drop what only a resume needed."""
+    drop what only a resume needed (rank 0 writes; the others wait until it has)."""
+    if run.ranks.is_main:
+        _write_finished(info, setup, summary)
+    barrier(run.ranks)
+
+
+def _write_finished(info: CheckpointInfo, setup: _Setup, summary: dict[str, Any]) -> None:
     out = Path(info.config.out)
     model = setup.model
     if info.config.lora_r:
@@ -491,7 +628,7 @@ def _train_epochs(
             return True
         progress.evaluated(run, epoch, _evaluate_epoch(run, setup, epoch))
         if epoch + 1 < config.epochs:
-            if _stop_requested(stop):
+            if _stop_requested(run, setup, stop):
                 return True
             _save_state(run, info, setup.model, setup.tokenizer)
     return False
@@ -525,7 +662,7 @@ def _train_epoch(
         _timed_step(run, setup, group)
         progress.stepped(run, epoch)
         # A stop on an epoch's last step still lets that epoch be evaluated.
-        if _stop_requested(stop) and position < len(groups):
+        if _stop_requested(run, setup, stop) and position < len(groups):
             return True
         if config.save_every and run.step % config.save_every == 0:
             _save_state(run, info, setup.model, setup.tokenizer)
@@ -535,7 +672,8 @@ def _train_epoch(
 def _timed_step(run: _Run, setup: _Setup, group: list[list[int]]) -> None:
     """One optimizer step over a group of micro-batches (example indices), timed."""
     started = time.perf_counter()
-    run.optimizer_step(
+    step = run.sharded_optimizer_step if run.ranks.several else run.optimizer_step
+    step(
         [[setup.train_examples[i] for i in indices] for indices in group],
         setup.collator,
         setup.device,
@@ -544,8 +682,9 @@ def _timed_step(run: _Run, setup: _Setup, group: list[list[int]]) -> None:
     run.train_seconds += time.perf_counter() - started
 
 
-def _stop_requested(stop: threading.Event | None) -> bool:
-    return stop is not None and stop.is_set()
+def _stop_requested(run: _Run, setup: _Setup, stop: threading.Event | None) -> bool:
+    """Whether ``stop`` is set, on this process or (on several) any of them."""
+    return any_rank(stop is not None and stop.is_set(), run.ranks, setup.device)
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -558,7 +697,8 @@ def _evaluate_epoch(run: _Run, setup: _Setup, epoch: int) -> dict[str, float]:
         "epoch": epoch + 1,
         "train_loss": float(np.mean(run.losses)) if run.losses else math.nan,
     }
-    metrics.update({f"eval_{k}": v for k, v in evaluate(setup.scorer, setup.eval_examples).items()})
+    held_out = evaluate(setup.scorer, setup.eval_examples, run.ranks)
+    metrics.update({f"eval_{k}": v for k, v in held_out.items()})
     setup.model.train()
     run.history.append(metrics)
     return metrics
@@ -576,6 +716,7 @@ def _summary(run: _Run, setup: _Setup) -> dict[str, Any]:
         },
         "trainable_parameters": sum(p.numel() for p in setup.model.parameters() if p.requires_grad),
         "device": str(setup.device),
+        "processes": run.ranks.world,
         "precision": setup.precision,
         "train_seconds": run.train_seconds,
         "pairs_per_second": run.pairs_seen / max(run.train_seconds, 1e-9),
@@ -599,7 +740,16 @@ def _save_model(
 def _save_state(
     run: _Run, info: CheckpointInfo, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
 ) -> None:
-    """Everything ``--resume`` needs, written before the info that points to it."""
+    """Everything ``--resume`` needs, written before the info that points to it (by rank 0;
+    the others wait until it is written)."""
+    if run.ranks.is_main:
+        _write_state(run, info, model, tokenizer)
+    barrier(run.ranks)
+
+
+def _write_state(
+    run: _Run, info: CheckpointInfo, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
+) -> None:
     incomplete = dataclasses.replace(info, complete=False)
     if info.config.lora_r:  # the adapters alone: the base is read again from where it was
         lora.save_adapters(model, _mkdir(info.folder))
@@ -610,15 +760,20 @@ def _save_state(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``intentgap train SNAPSHOT --out DIR [--base-model default|PATH] ...``."""
+    """``intentgap train SNAPSHOT --out DIR [--base-model default|PATH] [--nproc N] ...``."""
     config = TrainConfig.from_args(argv)
     try:
+        if config.nproc != 1 and not launched():
+            return _launch(config)
         result = train(config)
     except (SnapshotError, RewardModelError, FileExistsError, ValueError) as error:
         print(f"intentgap train: {error}", file=sys.stderr)
         return 2
+    if not ranks_from_env().is_main:
+        return 0  # rank 0 tells the run's story
     last = result.metrics["epochs"][-1] if result.metrics["epochs"] else {}
     truncated = result.metrics["truncation"]["train"]
+    processes = result.metrics["processes"]
     print(
         f"reward model -> {result.folder}\n"
         f"  pairs: {result.metrics['n_train']} train, {result.metrics['n_eval']} held out; "
@@ -627,6 +782,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{truncated['prompts_cut']} prompts and {truncated['responses_cut']} responses were "
         f"cut (of {truncated['sequences']} sequences)\n"
         f"  {result.metrics['pairs_per_second']:.2f} pairs/s on {result.metrics['device']} "
-        f"({result.metrics['precision']})"
+        f"({result.metrics['precision']})" + (f", {processes} processes" if processes > 1 else "")
     )
     return 0
+
+
+def _launch(config: TrainConfig) -> int:
+    """``--nproc N``: refuse here, once, what every process would refuse, then train on N
+    processes of this machine (``python -m reward.train`` under torchrun, same settings)."""
+    if config.nproc < 1:
+        raise ValueError(f"nproc must be at least 1, not {config.nproc}")
+    _check_out_folder(config, load_snapshot(config.snapshot).content_hash)
+    # Not the caller's flags: torchrun would take --nproc for its own --nproc-per-node.
+    return launch("reward.train", config.nproc, config.to_args(leave_out={"nproc"}))
+
+
+if __name__ == "__main__":  # how --nproc's torchrun starts each process
+    raise SystemExit(main())

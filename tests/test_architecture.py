@@ -12,7 +12,7 @@ PACKAGES = ("data", "labeling", "reward", "ui")
 
 
 def modules() -> list[Path]:
-    found = [REPO / "app.py", REPO / "cli.py"]
+    found = [REPO / "app.py", REPO / "cli.py", REPO / "server.py"]
     for package in PACKAGES:
         found += sorted((REPO / package).rglob("*.py"))
     return [path for path in found if path.exists()]
@@ -35,8 +35,9 @@ def relative(path: Path) -> str:
 
 
 def in_ui(path: Path) -> bool:
-    """``app.py`` and the ``ui/`` package: the only modules that may import streamlit."""
-    return relative(path) == "app.py" or relative(path).startswith("ui/")
+    """The two entry files (``app.py``, ``server.py``) and the ``ui/`` package: the only
+    modules that may import streamlit."""
+    return relative(path) in ("app.py", "server.py") or relative(path).startswith("ui/")
 
 
 @pytest.mark.parametrize("path", modules(), ids=relative)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,16 @@ import pytest
 import cli
 from data.store import Store
 from data.workspace import Workspace
+from tests.data.bad_inputs import (
+    BAD_INPUTS,
+    LOCKED,
+    TARGET,
+    Bad,
+    case_id,
+    copy_database,
+    seed_database,
+    state,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,19 +41,78 @@ def test_demo_builds_a_workspace_that_a_second_run_leaves_alone(
     code, out, _ = run(capsys, "demo", "--workspace", str(tmp_path))
     assert code == 0
     workspace = Workspace.resolve(tmp_path)
-    tokens = json.loads(workspace.demo_raters_file.read_text())
-    assert sorted(tokens) == list(cli.DEMO_RATERS)
-    assert all(f"?token={token}" in out for token in tokens.values())
     password = workspace.admin_password_file.read_text()
     assert password and password not in out  # printed as a location, not the secret
+    assert "token=" not in out, "no sign-in link is printed (or logged)"
+    assert not workspace.demo_raters_file.exists(), "no token is written to disk either"
+    with Store(workspace.database) as store:
+        votes = store.judgments("demo").height
     again_code, _, _ = run(capsys, "demo", "--workspace", str(tmp_path))
     assert again_code == 0
-    assert json.loads(workspace.demo_raters_file.read_text()) == tokens
+    assert workspace.admin_password_file.read_text() == password
     with Store(workspace.database) as store:
         project = store.project("demo")
         assert project is not None and project.is_demo and project.guidelines
         assert store.pairs("demo").height >= 72
-        assert store.rater_for_token(tokens["demo-rater-1"]) == "demo-rater-1"
+        assert store.judgments("demo").height == votes, "the pool votes once"
+
+
+def test_the_admin_password_file_is_readable_by_its_owner_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("INTENTGAP_ADMIN_PASSWORD", raising=False)
+    workspace = Workspace.resolve(tmp_path)
+    run(capsys, "demo", "--workspace", str(tmp_path))
+    assert stat.S_IMODE(workspace.admin_password_file.stat().st_mode) == 0o600
+    workspace.admin_password_file.chmod(0o644)  # left readable by an older version
+    run(capsys, "demo", "--workspace", str(tmp_path))
+    assert stat.S_IMODE(workspace.admin_password_file.stat().st_mode) == 0o600
+
+
+def test_the_demo_has_votes_already_from_a_simulated_pool_that_leaves_the_demo_raters_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "demo", "--workspace", str(tmp_path))
+    assert code == 0 and "656 new votes" in out
+    with Store(Workspace.resolve(tmp_path).database) as store:
+        raters = store.raters()
+        project = store.project("demo")
+        assert project is not None
+        progress = store.progress("demo-rater-1", "demo")
+    pool = raters.filter(pl.col("rater_id").str.starts_with("sim-"))
+    assert pool.height == 8 and pool["n_judgments"].to_list() == [82] * 8
+    assert set(pool["kind"]) == {"human"} and not any(pool["active"]), "nobody signs in as them"
+    assert progress["available"] > 0, "the demo raters are left their work"
+    kept = dict(raters.select("rater_id", "only_project").iter_rows())
+    assert all(kept[rater] == "demo" for rater in [*cli.DEMO_RATERS, *pool["rater_id"]])
+
+
+def test_demo_revokes_the_token_file_an_older_version_left_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace = Workspace.resolve(tmp_path)
+    with Store(workspace.create().database) as store:
+        old = {rater: store.add_rater(rater) for rater in cli.DEMO_RATERS}
+    workspace.demo_raters_file.write_text(json.dumps(old))
+    assert run(capsys, "demo", "--workspace", str(tmp_path))[0] == 0
+    assert not workspace.demo_raters_file.exists()
+    with Store(workspace.database) as store:
+        assert all(store.rater_for_token(token) is None for token in old.values())
+        assert not store.rater_may_label("demo-rater-1", "another-project")
+
+
+def test_raters_reset_prints_a_new_link_that_signs_in_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "raters", "add", "ada", "--workspace", str(tmp_path))
+    first = out.strip().split("?token=")[1]
+    code, out, _ = run(capsys, "raters", "reset", "ada", "--workspace", str(tmp_path))
+    assert code == 0
+    second = out.strip().split("?token=")[1]
+    with Store(Workspace.resolve(tmp_path).database) as store:
+        assert store.sign_in_with_token(first) is None, "the old link no longer works"
+        assert store.sign_in_with_token(second) is not None
+        assert store.sign_in_with_token(second) is None, "a link signs in once"
 
 
 def test_workspace_comes_from_the_environment(
@@ -145,3 +215,49 @@ def test_every_command_has_help() -> None:
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args([command, "--help"])
         assert exit_info.value.code == 0
+
+
+# -- import: every bad input of the table, through the real command ---------------------------
+
+
+@pytest.fixture(scope="module")
+def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return seed_database(tmp_path_factory.mktemp("seed"))
+
+
+@pytest.mark.parametrize("case", [*BAD_INPUTS, LOCKED], ids=case_id)
+def test_import_refuses_each_bad_input_in_one_line_and_writes_nothing(
+    seeded_database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: Bad
+) -> None:
+    workspace = tmp_path / "ws"
+    database = copy_database(seeded_database, workspace)
+    with Store(database) as store:
+        before = state(store)
+    path = case.make(tmp_path)
+    argv = ["import", str(path), "--workspace", str(workspace), "--project", TARGET]
+    code, out, err = run(capsys, *argv, *case.cli_args())
+    assert (code, out) == (2, "")
+    assert "Traceback" not in err
+    assert err.startswith("intentgap: ") and err.count("\n") == 1, err
+    assert case.matches(err.removeprefix("intentgap: ").removesuffix("\n")), err
+    with Store(database) as store:
+        assert state(store) == before  # no pair, vote, rater or project row added
+
+
+@pytest.mark.parametrize("name", ["deep-json", "gzip-bomb", "an-unreadable-file", "a-folder"])
+def test_the_installed_command_prints_no_traceback(
+    seeded_database: Path, tmp_path: Path, name: str
+) -> None:
+    case = next(c for c in BAD_INPUTS if c.id == name)
+    workspace = tmp_path / "ws"
+    copy_database(seeded_database, workspace)
+    path = case.make(tmp_path)
+    result = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "intentgap"), "import", str(path), "--workspace",
+         str(workspace), "--project", TARGET, *case.cli_args()],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr

@@ -15,9 +15,11 @@ from scipy import stats
 from labeling import agreement
 
 __all__ = [
+    "COLUMN_LABELS",
     "agreement_by",
     "agreement_table",
     "category_accuracy",
+    "column_label",
     "interval_chart",
     "leaderboard_long",
     "length_chart",
@@ -26,6 +28,59 @@ __all__ = [
     "position_rates",
     "rater_table",
 ]
+
+#: What a table column is called on the page (the frames keep their snake_case names).
+COLUMN_LABELS: dict[str, str] = {
+    "rater_id": "Rater",
+    "pair_id": "Pair",
+    "model": "Model",
+    "slice": "Slice",
+    "who": "Who",
+    "n": "Votes",
+    "n_votes": "Votes",
+    "n_items": "Pairs",
+    "n_raters": "Raters",
+    "n_reasons": "Reasons to doubt",
+    "consensus_accuracy": "Agrees with the others",
+    "gold_accuracy": "Right on gold",
+    "ds_accuracy": "Reliability (Dawid-Skene)",
+    "tie_rate": "Ties",
+    "median_seconds": "Median seconds",
+    "flagged": "Blind spots",
+    "blind_spots": "Which",
+    "estimate": "Estimate",
+    "ci_low": "95% from",
+    "ci_high": "95% to",
+    "score": "Score",
+    "rank": "Rank",
+    "win_rate": "Wins",
+    "style_rank": "Rank, style-controlled",
+    "style_score": "Score, style-controlled",
+    "style_ci_low": "95% from (style)",
+    "style_ci_high": "95% to (style)",
+    "style_shift": "Style shift",
+    "label": "Majority",
+    "agreement": "Agreement",
+    "entropy": "Entropy",
+    "predicate_low_agreement": "Low agreement",
+    "predicate_high_entropy": "High entropy",
+    "predicate_lone_dissent": "Lone dissent",
+    "predicate_against_gold": "Against gold",
+    "predicate_fast_vote": "Fast vote",
+    "predicate_flagged_rater": "Flagged rater",
+    "shown_left": "Shown left",
+    "created_at": "When",
+}
+
+
+def column_label(name: str) -> str:
+    """A table column's name in words.
+
+    >>> column_label("consensus_accuracy"), column_label("q_value")
+    ('Agrees with the others', 'Q value')
+    """
+    return COLUMN_LABELS.get(name) or name.replace("_", " ").strip().capitalize()
+
 
 _INTERVAL = {
     "estimate": pl.Float64(),
@@ -133,15 +188,17 @@ def interval_chart(
     (e.g. 0.5 for chance).
     """
     base = alt.Chart(frame, title=title)
+    # Points and intervals, no bars: the axis spans the values, not zero to them.
+    x_scale = alt.Scale(zero=False)
     y_axis = alt.Y(f"{y}:N", title=None, sort=None, axis=alt.Axis(labelLimit=320))
     offset = {"yOffset": alt.YOffset(f"{color}:N")} if color else {}
     hue = {"color": alt.Color(f"{color}:N", title=None)} if color else {}
     tooltip = [c for c in frame.columns if c in (y, x, "ci_low", "ci_high", "n", color)]
     bars = base.mark_rule().encode(
-        x=alt.X("ci_low:Q", title=x), x2="ci_high:Q", y=y_axis, **offset, **hue
+        x=alt.X("ci_low:Q", title=x, scale=x_scale), x2="ci_high:Q", y=y_axis, **offset, **hue
     )
     points = base.mark_point(filled=True, size=60).encode(
-        x=f"{x}:Q", y=y_axis, tooltip=tooltip, **offset, **hue
+        x=alt.X(f"{x}:Q", scale=x_scale), y=y_axis, tooltip=tooltip, **offset, **hue
     )
     layers: list[alt.Chart] = [bars, points]
     if reference is not None:

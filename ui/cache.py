@@ -117,7 +117,9 @@ def disputed(key: AuditKey, n: int) -> pl.DataFrame:
 
 
 @st.cache_data(show_spinner="Fitting Bradley-Terry...", max_entries=8)
-def model_leaderboard(key: AuditKey, n_boot: int) -> pl.DataFrame:
-    """``aggregation.leaderboard`` of the project: plain and style-controlled."""
+def model_leaderboard(key: AuditKey, n_boot: int) -> tuple[pl.DataFrame, list[str]]:
+    """``aggregation.leaderboard`` of the project, plain and style-controlled, and its notes
+    (covariates left out of the style control, and why)."""
     pairs, judgments = project_votes(key)
-    return leaderboard(judgments, pairs, n_boot=n_boot)
+    notes: list[str] = []
+    return leaderboard(judgments, pairs, n_boot=n_boot, notes=notes), notes

@@ -1,9 +1,11 @@
 """Between what a rater sees and what the store keeps: safe Markdown, turns, sides, forms.
 
-Pure functions for the pages. Model output is untrusted: it is shown as Markdown with every
-``<``, ``>`` and ``&`` escaped outside code (so ``<script>`` reads as text and code stays
-readable), ``$`` escaped so prices are not typeset as maths, images shown as their Markdown
-text (no URL is fetched), and a length cap.
+Pure functions for the pages. Imported text is untrusted data, never markup. It is parsed by
+a real Markdown parser (markdown-it, CommonMark with GFM tables and strikethrough) and written
+out again as Markdown that can only mean what the parser saw: every character of text is
+escaped, code is re-fenced so nothing inside can end it, raw HTML and images come out as their
+literal text (no URL is ever fetched) and only http(s) links stay links. Names and labels
+(models, categories, raters, principles, files) are shown as literal text, never as Markdown.
 """
 
 from __future__ import annotations
@@ -14,20 +16,28 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
 
 from data import frames
 from data.store import Assignment, Project, Submission
 
 __all__ = [
+    "CHOICE_KEYS",
     "MAX_CHARS",
     "POSITIONS",
+    "STRENGTH_KEYS",
     "Capped",
     "FormIncomplete",
     "Turn",
+    "allowed_positions",
     "cap",
     "choice_for",
     "conversation",
     "coverage_histogram",
+    "key_hint",
+    "literal",
+    "pairs_to_go",
     "parse_lines",
     "parse_mapping",
     "recent_activity",
@@ -41,11 +51,42 @@ __all__ = [
 MAX_CHARS = 20_000
 #: What a rater can pick, in the terms the screen uses.
 POSITIONS: tuple[str, ...] = ("left", "right", "tie", "both_bad")
+#: Each position's button and key on the label page (and in the guidelines).
+CHOICE_KEYS: dict[str, tuple[str, str]] = {
+    "left": ("Left is better", "1"),
+    "right": ("Right is better", "2"),
+    "tie": ("Tie", "0"),
+    "both_bad": ("Both bad", "9"),
+}
+#: How much better (``frames.STRENGTH_LABELS``), by key: three keys side by side, weakest
+#: first, so one keystroke says it (C and R are Streamlit's own keys).
+STRENGTH_KEYS: dict[int, str] = {1: "S", 2: "D", 3: "F"}
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "$": r"\$"})
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+#: Quotes and lists nested deeper than this are not Markdown anyone writes by hand.
+_MAX_NESTING = 20
+#: The parser that decides what imported text means: no raw HTML, entities left as written
+#: (``&amp;`` shows as typed), nesting capped so hostile input cannot recurse deeply.
+_PARSER = (
+    MarkdownIt("commonmark", {"html": False, "maxNesting": _MAX_NESTING})
+    .enable(["table", "strikethrough"])
+    .disable("entity")
+)
+#: Punctuation that Markdown, GFM or Streamlit (``:red[..]``, ``:smile:``, ``$maths$``) would
+#: read anywhere in a line; a backslash makes each one a literal character. ``&`` only where
+#: it starts an entity, ``:`` only where it starts a name, ``_`` only where it is not inside
+#: a word (``file_name`` cannot start emphasis): so paths and messages mostly read as typed.
+_MARKUP = re.compile(
+    r"[\\`*\[\]<>!|~$@]|&(?=[#A-Za-z])|:(?=[A-Za-z0-9_+/-])"
+    r"|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"
+)
+#: What begins a list, heading, rule or underline only at a line's start: "- ", "+ ", "#",
+#: "===", "1." or "1)".
+_LINE_START = re.compile(r"^([-+#=])|^(\d{1,9})([.)])", re.MULTILINE)
+_SAFE_SCHEMES = ("http://", "https://")
+_ALIGN = {"text-align:left": ":--", "text-align:center": ":-:", "text-align:right": "--:"}
+_INFO = re.compile(r"[A-Za-z0-9_+.#-]{1,30}")
 
 
 # -- text ------------------------------------------------------------------------------------
@@ -72,42 +113,154 @@ def cap(text: str | None, limit: int = MAX_CHARS) -> Capped:
 
 
 def safe_markdown(text: str) -> str:
-    """Markdown that renders ``text`` without any HTML: ``&``, ``<``, ``>`` and ``$`` are
-    escaped outside code; fenced blocks and inline code spans are kept as they are, since
-    Markdown shows code literally.
+    """Markdown that shows ``text`` as the Markdown it is, with nothing that runs or fetches.
+
+    Paragraphs, headings, lists, quotes, tables, emphasis and code keep their shape; raw
+    HTML, images and links to anything but http(s) come out as their literal text.
 
     >>> safe_markdown("<script>x</script> costs $5 & `a<b`")
-    '&lt;script&gt;x&lt;/script&gt; costs \\\\$5 &amp; `a<b`'
+    '\\\\<script\\\\>x\\\\</script\\\\> costs \\\\$5 & ` a<b `'
+    >>> safe_markdown("![pixel](http://tracker/p.png) **bold**")
+    '\\\\!\\\\[pixel\\\\](http\\\\://tracker/p.png) **bold**'
     """
-    out: list[str] = []
-    fence: str | None = None
-    for line in text.splitlines(keepends=True):
-        opener = _FENCE.match(line)
-        if fence is None and opener:
-            fence = opener.group(1)
-            out.append(line)
-        elif fence is not None:
-            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
-                fence = None
-            out.append(line)
-        else:
-            out.append(_escape_outside_code_spans(line))
-    return "".join(out)
+    tokens = _PARSER.parse(text)
+    if any(token.level >= _MAX_NESTING - 1 for token in tokens):
+        return literal(text)  # nested deeper than the parser keeps: show it as typed
+    return "\n".join(_blocks(SyntaxTreeNode(tokens).children)).strip("\n")
 
 
-def _escape_outside_code_spans(line: str) -> str:
-    pieces, start = [], 0
-    for span in _CODE_SPAN.finditer(line):
-        pieces.append(_escape_text(line[start : span.start()]))
-        pieces.append(span.group(0))
-        start = span.end()
-    pieces.append(_escape_text(line[start:]))
-    return "".join(pieces)
+def literal(text: object) -> str:
+    """Markdown that shows ``text`` exactly as written, line breaks kept: for names and labels
+    (models, categories, raters, principles, files) and messages that quote them.
+
+    >>> literal("![m](http://x/y) *gpt-4*, v1.2")
+    '\\\\!\\\\[m\\\\](http\\\\://x/y) \\\\*gpt-4\\\\*, v1.2'
+    """
+    lines = [_escaped(line.strip()) for line in str(text).splitlines() or [""]]
+    return _line_starts("\\\n".join(lines))
 
 
-def _escape_text(text: str) -> str:
-    # An image would make every rater's browser fetch a URL the model chose: show it as text.
-    return text.translate(_ESCAPES).replace("![", "!\\[")
+def _escaped(text: str) -> str:
+    return _MARKUP.sub(lambda mark: "\\" + mark[0], text)
+
+
+def _line_starts(text: str) -> str:
+    """``text`` with what would open a block at a line's start escaped."""
+    return _LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", text)
+
+
+def _blocks(nodes: Iterable[SyntaxTreeNode], tight: bool = False) -> list[str]:
+    """Lines of Markdown for a run of block nodes, a blank line between blocks (none
+    between the paragraphs of a tight list)."""
+    lines: list[str] = []
+    for node in nodes:
+        if lines and not (tight and node.type in ("paragraph", "bullet_list", "ordered_list")):
+            lines.append("")
+        lines.extend(_block(node))
+    return lines
+
+
+def _block(node: SyntaxTreeNode) -> list[str]:
+    kind = node.type
+    if kind == "paragraph":
+        return _inline_lines(node.children)
+    if kind == "heading":
+        return ["#" * int(node.tag[1:]) + " " + " ".join(_inline_lines(node.children))]
+    if kind in ("fence", "code_block"):
+        return _fenced(node.content, node.info.strip() if kind == "fence" else "")
+    if kind == "blockquote":
+        return [f"> {line}".rstrip() for line in _blocks(node.children)]
+    if kind in ("bullet_list", "ordered_list"):
+        return _list(node)
+    if kind == "hr":
+        return ["***"]  # unlike "---", never read as a heading underline
+    if kind == "table":
+        return _table(node)
+    # Anything else (html_block cannot occur with html off): its text, literally.
+    return _escaped(node.content).split("\n") if node.content else []
+
+
+def _fenced(code: str, info: str) -> list[str]:
+    """A fence longer than any backtick run inside, so no line of the code can close it."""
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    fence = "`" * max(3, longest + 1)
+    language = info.split()[0] if info else ""
+    return [fence + (language if _INFO.fullmatch(language) else ""), *code.splitlines(), fence]
+
+
+def _list(node: SyntaxTreeNode) -> list[str]:
+    items = [child for child in node.children if child.type == "list_item"]
+    tight = all(p.hidden for item in items for p in item.children if p.type == "paragraph")
+    start = int(node.attrs.get("start", 1) or 1)
+    lines: list[str] = []
+    for number, item in enumerate(items, start=start):
+        marker = f"{number}. " if node.type == "ordered_list" else "- "
+        body = _blocks(item.children, tight=tight) or [""]
+        if lines and not tight:
+            lines.append("")
+        lines.append((marker + body[0]).rstrip())
+        lines.extend((" " * len(marker) + line) if line else "" for line in body[1:])
+    return lines
+
+
+def _table(node: SyntaxTreeNode) -> list[str]:
+    rows = [row for section in node.children for row in section.children]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [" ".join(_inline_lines(cell.children, in_table=True)) for cell in row.children]
+        lines.append("| " + " | ".join(cells) + " |")
+        if index == 0:
+            aligns = [_ALIGN.get(str(cell.attrs.get("style", "")), "---") for cell in row.children]
+            lines.append("| " + " | ".join(aligns) + " |")
+    return lines
+
+
+def _inline_lines(nodes: Iterable[SyntaxTreeNode], in_table: bool = False) -> list[str]:
+    text = "".join(_inline(node, in_table) for child in nodes for node in _leaves(child))
+    return _line_starts(text).split("\n")
+
+
+def _leaves(node: SyntaxTreeNode) -> list[SyntaxTreeNode]:
+    # A paragraph's or cell's one child is the "inline" node that holds the spans.
+    return node.children if node.type == "inline" else [node]
+
+
+def _inline(node: SyntaxTreeNode, in_table: bool) -> str:
+    kind = node.type
+    inner = "".join(_inline(child, in_table) for child in node.children)
+    if kind == "text":
+        return _escaped(node.content)
+    if kind == "softbreak":
+        return " " if in_table else "\n"
+    if kind == "hardbreak":
+        return " " if in_table else "\\\n"
+    if kind == "code_inline":
+        return _escaped(node.content) if in_table else _code_span(node.content)
+    if kind in ("em", "strong", "s"):
+        mark = {"em": "*", "strong": "**", "s": "~~"}[kind]
+        return f"{mark}{inner}{mark}"
+    if kind == "link":
+        href = str(node.attrs.get("href", ""))
+        if href.lower().startswith(_SAFE_SCHEMES) and not re.search(r"[\s<>\\]", href):
+            return f"[{inner or _escaped(href)}](<{href}>)"
+        return _escaped(f"[{node.content or _plain(node)}]({href})")
+    if kind == "image":
+        # Shown as the Markdown it was: an image would make every reader's browser fetch it.
+        return _escaped(f"![{node.content}]({node.attrs.get('src', '')})")
+    return _escaped(node.content) + inner
+
+
+def _plain(node: SyntaxTreeNode) -> str:
+    """The text inside a node, without its markup."""
+    return "".join(child.content or _plain(child) for child in node.children)
+
+
+def _code_span(code: str) -> str:
+    """A code span whose backtick fence is longer than any run inside it; the padding
+    spaces are stripped again by the parser."""
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {code} {fence}"
 
 
 @dataclass(frozen=True)
@@ -202,8 +355,8 @@ def submission_from_form(
     """The vote to store for the label form, following the project's rules.
 
     Raises FormIncomplete when no choice was made, a choice the project does not allow was
-    made, or a rationale is required and missing. Strength is kept only for a left/right
-    choice in a project that asks for it.
+    made, or a rationale or strength is required and missing. Strength is kept only for a
+    left/right choice in a project that asks for it.
     """
     if position is None:
         raise FormIncomplete("Choose Left, Right or Tie first.")
@@ -214,6 +367,8 @@ def submission_from_form(
     if project.rationale_required and not rationale.strip():
         raise FormIncomplete("This project asks for a short rationale with every vote.")
     keeps_strength = project.strength_enabled and position in ("left", "right")
+    if keeps_strength and project.strength_required and strength is None:
+        raise FormIncomplete("This project asks how much better: slightly, clearly or much.")
     return Submission(
         submission_id=submission_id,
         rater_id=assignment.rater_id,
@@ -225,6 +380,52 @@ def submission_from_form(
         flags=tuple(f for f in project.flags if f in set(flags)),
         round=assignment.round,
     )
+
+
+def allowed_positions(project: Project) -> tuple[str, ...]:
+    """The positions this project lets a rater pick, in the order of ``POSITIONS``.
+
+    >>> allowed_positions(Project("p", "P", tie_allowed=False, both_bad_allowed=True))
+    ('left', 'right', 'both_bad')
+    """
+    allowed = {"tie": project.tie_allowed, "both_bad": project.both_bad_allowed}
+    return tuple(p for p in POSITIONS if allowed.get(p, True))
+
+
+def key_hint(project: Project) -> str:
+    """Every key that works on the label page for this project, in one line.
+
+    >>> key_hint(Project("p", "P", both_bad_allowed=True))  # doctest: +NORMALIZE_WHITESPACE
+    'Keys: 1 left · 2 right · then S slightly, D clearly, F much better · 0 tie · 9 both bad
+    · Enter submits (not while typing in a text box).'
+    """
+    short = {"left": "left", "right": "right", "tie": "tie", "both_bad": "both bad"}
+    keys = [f"{CHOICE_KEYS[p][1]} {short[p]}" for p in allowed_positions(project)]
+    if project.strength_enabled:
+        much = ", ".join(
+            f"{key} {frames.STRENGTH_LABELS[level].split()[0]}"
+            for level, key in STRENGTH_KEYS.items()
+        )
+        keys.insert(2, f"then {much} better")
+    return "Keys: " + " · ".join([*keys, "Enter submits (not while typing in a text box)."])
+
+
+def pairs_to_go(progress: dict[str, int], gold_rate: float, current: bool) -> int:
+    """How many more pairs a rater will judge: the one shown (``current``), the work pairs
+    open to them, and the hidden gold items expected among those.
+
+    ``progress`` is ``Store.progress``. Gold comes before a work pair with probability
+    ``gold_rate`` and only while work is left, so ``n`` work pairs bring ``n * r / (1 - r)``
+    gold items on average, never more than the unseen ones.
+
+    >>> pairs_to_go({"available": 69, "gold_available": 30}, 0.15, current=True)
+    82
+    >>> pairs_to_go({"available": 3, "gold_available": 0}, 0.15, current=False)
+    3
+    """
+    work, gold = progress["available"], progress.get("gold_available", 0)
+    expected = gold if gold_rate >= 1 else round(work * gold_rate / (1 - gold_rate))
+    return int(current) + work + min(gold, expected)
 
 
 # -- admin forms and tables ------------------------------------------------------------------

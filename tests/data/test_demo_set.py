@@ -272,3 +272,48 @@ def test_loading_the_demo_twice_adds_nothing_the_second_time(
     again = importers.import_file(store, PAIRS_FILE, "demo").counts
     assert (first.pairs_new, again.pairs_new, again.pairs_existing) == (len(pairs), 0, len(pairs))
     assert store.pairs("demo").height == len(pairs)
+
+
+# -- the simulated rater pool (pool.json), whose votes the demo loads ----------------------------
+
+POOL_FILE = DEMO / "pool.json"
+#: Raters in pool.json carrying a planted blind spot, and the check that should flag each.
+PLANTED = {
+    "sim-dev": "position",
+    "sim-eve": "length",
+    "sim-finn": "speed",
+    "sim-gia": "style",
+    "sim-hal": "ties",
+}
+
+
+@pytest.fixture(scope="module")
+def pool_rows() -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = json.loads(POOL_FILE.read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_every_pool_rater_is_a_rater_profile_with_a_note(pool_rows: list[dict[str, Any]]) -> None:
+    from labeling.demo import pool_from
+    from labeling.simulate import RaterProfile
+
+    fields = {f.name for f in dataclasses.fields(RaterProfile)}
+    for row in pool_rows:
+        assert set(row) - {"note"} <= fields, row["rater_id"]
+        assert row["note"].strip() and row["rater_id"].startswith("sim-")
+    assert [r.rater_id for r in pool_from(pool_rows)] == [row["rater_id"] for row in pool_rows]
+
+
+def test_the_audit_flags_every_planted_blind_spot_and_no_careful_rater(
+    pairs: list[Pair], pool_rows: list[dict[str, Any]]
+) -> None:
+    from labeling.blind_spots import find_blind_spots
+    from labeling.demo import demo_votes, pool_from
+
+    frame = frames.conform(pl.read_ndjson(PAIRS_FILE), frames.PAIRS)
+    votes = demo_votes(frame, pool_from(pool_rows))
+    assert votes.height == len(pairs) * len(pool_rows), "every rater votes on every pair"
+    flagged = find_blind_spots(votes, frame).filter("flagged")
+    found = set(flagged.select("rater_id", "kind").iter_rows())
+    assert {(rater, kind) for rater, kind in PLANTED.items()} <= found
+    assert set(flagged["rater_id"]) == set(PLANTED), "the careful raters are not flagged"

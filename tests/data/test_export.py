@@ -29,10 +29,13 @@ from data.export import (
     PAIRS_FILE,
     Manifest,
     SnapshotError,
+    SnapshotExists,
     content_hash,
     read_snapshot,
     write_snapshot,
 )
+from data.workspace import StoreWriteError
+from tests.trouble import small_disk
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -414,3 +417,41 @@ def test_a_writer_killed_midway_leaves_no_half_snapshot(tmp_path: Path) -> None:
     # A later export into the same folder is not disturbed by the debris.
     write(target, overwrite=True)
     read_snapshot(target)
+
+
+def test_an_interrupted_exports_leftover_is_removed_by_the_next_export(tmp_path: Path) -> None:
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path / "killed")],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    while writer.poll() is None and not any(tmp_path.glob(".killed.*.partial")):
+        time.sleep(0.005)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    # An export still writing in the same folder (this process is alive) keeps its folder.
+    running = tmp_path / f".other.{os.getpid()}-{'0' * 32}.partial"
+    running.mkdir()
+
+    write(tmp_path / "snap")
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["snap", running.name] + (["killed"] if (tmp_path / "killed").exists() else [])
+    )
+
+
+def test_an_existing_snapshot_is_named_with_its_folder(tmp_path: Path) -> None:
+    write(tmp_path / "snap")
+    with pytest.raises(SnapshotExists) as refused:
+        write(tmp_path / "snap")
+    assert refused.value.path == tmp_path / "snap"
+
+
+def test_a_full_disk_is_named_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        disk.fill()
+        with pytest.raises(StoreWriteError) as failure:
+            write(disk.root / "snap")
+        assert failure.value.cause == "disk full"
+        assert failure.value.path == disk.root / "snap"
+        assert [p.name for p in disk.root.iterdir() if not p.name.startswith(".filler")] == []

@@ -12,6 +12,8 @@ import pytest
 
 from data import frames
 from data.store import (
+    MIGRATIONS,
+    AlreadyJudged,
     MissingPairsError,
     Project,
     Store,
@@ -19,13 +21,15 @@ from data.store import (
     SubmissionRefused,
     WorkspaceLocked,
 )
+from data.workspace import StoreWriteError, Workspace
 from tests.conftest import toy_pairs
+from tests.trouble import holding, read_only_files, small_disk
 
 
 def test_migrations_are_recorded_and_run_once(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     with Store(path) as first:
-        assert first.schema_version == "0001_initial"
+        assert first.schema_version == MIGRATIONS[-1][0]
     with Store(path) as again:
         assert again.migrate() == []
 
@@ -241,3 +245,168 @@ def test_judgments_are_append_only_at_the_schema_level(toy_store: Store) -> None
             " VALUES ('s', ?, 'r1', 'b', now())",
             [pair_id],
         )
+
+
+# -- writes that fail: the real cause, and nothing stuck ---------------------------------------
+
+
+def _toy_database(folder: Path, project: Project, claim_for: str | None = None) -> Path:
+    """A toy workspace database in ``folder``, closed again (with a pair claimed by
+    ``claim_for``). Closing empties DuckDB's write-ahead log, so on a full disk the next
+    write needs space it cannot get (a half-used page of the log could still take it)."""
+    database = folder / "intentgap.duckdb"
+    with Store(database) as store:
+        store.save_project(project)
+        store.import_frames(toy_pairs(3), None, project.project_id)
+        if claim_for is not None:
+            _claim(store, claim_for)
+    return database
+
+
+def _open_pair(store: Store, rater: str) -> str:
+    assignment = store.open_assignment(rater, "toy")
+    assert assignment is not None
+    return assignment.pair_id
+
+
+def test_a_full_disk_is_named_and_the_vote_saves_once_when_space_is_back(
+    tmp_path: Path, project: Project
+) -> None:
+    with (
+        small_disk(tmp_path / "disk") as disk,
+        Store(_toy_database(disk.root, project, claim_for="r1")) as store,
+    ):
+        pair_id = _open_pair(store, "r1")
+        vote = Submission("sub-1", "r1", pair_id, "a", strength=2)
+        disk.fill()
+        with pytest.raises(StoreWriteError) as failure:
+            store.submit(vote)
+        assert failure.value.cause == "disk full"
+        assert "rollback" not in str(failure.value) and "disk full" in str(failure.value)
+        with pytest.raises(StoreWriteError, match="disk full"):
+            store.submit(vote)  # still full: the same plain answer, nothing stuck
+        disk.free()
+        assert store.submit(vote) is True
+        assert store.submit(vote) is False
+        assert store.judgments()["submission_id"].to_list() == ["sub-1"]
+        coverage = store.coverage("toy").filter(pl.col("pair_id") == pair_id)
+        assert coverage.select("n_done", "n_open").row(0) == (1, 0)
+
+
+def test_a_claim_that_could_not_be_written_does_not_hide_the_pair(
+    tmp_path: Path, project: Project
+) -> None:
+    with small_disk(tmp_path / "disk") as disk, Store(_toy_database(disk.root, project)) as store:
+        disk.fill()
+        with pytest.raises(StoreWriteError, match="disk full"):
+            _claim(store, "r1")
+        disk.free()
+        claimed = set()
+        for _ in range(3):
+            claimed.add(_claim(store, "r1"))
+            store.skip("r1", _open_pair(store, "r1"))
+        assert claimed == {"p000", "p001", "p002"}, "every pair is still the rater's"
+
+
+def test_a_database_that_fails_fatally_is_opened_again_once_space_is_back(
+    tmp_path: Path, project: Project
+) -> None:
+    with (
+        small_disk(tmp_path / "disk") as disk,
+        Store(_toy_database(disk.root, project, claim_for="r1")) as store,
+    ):
+        pair_id = _open_pair(store, "r1")
+        store.add_rater("r9")  # something in the log for a checkpoint to write
+        disk.fill()
+        # DuckDB checkpoints by itself once its log is large; on a full disk that fails
+        # fatally, and DuckDB refuses every statement until the database is reopened.
+        assert store.path is not None
+        with pytest.raises(duckdb.FatalException):  # a second connection: the same database
+            duckdb.connect(str(store.path)).execute("CHECKPOINT")
+        with pytest.raises(StoreWriteError, match="disk full"):
+            store.submit(Submission("sub-1", "r1", pair_id, "a"))
+        disk.free()
+        assert store.submit(Submission("sub-1", "r1", pair_id, "a")) is True
+        assert store.judgments()["submission_id"].to_list() == ["sub-1"]
+
+
+def test_a_workspace_that_turned_read_only_is_named(tmp_path: Path, project: Project) -> None:
+    folder = tmp_path / "workspace"
+    folder.mkdir()
+    with Store(_toy_database(folder, project, claim_for="r1")) as store:
+        pair_id = _open_pair(store, "r1")
+        with read_only_files(folder):
+            with pytest.raises(StoreWriteError) as failure:
+                store.submit(Submission("sub-1", "r1", pair_id, "b"))
+            assert failure.value.cause == "read-only"
+        assert store.submit(Submission("sub-1", "r1", pair_id, "b")) is True
+
+
+def test_a_read_only_workspace_cannot_be_opened_and_says_why(
+    tmp_path: Path, project: Project
+) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        database = _toy_database(disk.root, project)
+        disk.read_only()
+        with pytest.raises(StoreWriteError) as failure:
+            Store(database)
+        assert failure.value.cause == "read-only"
+        with pytest.raises(StoreWriteError, match="read-only"):
+            Workspace(disk.root / "new").create()
+
+
+def test_a_workspace_that_is_a_file_or_under_a_file_is_named(tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    with pytest.raises(StoreWriteError) as failure:
+        Workspace(a_file).create()
+    assert failure.value.cause == "workspace is a file"
+    with pytest.raises(StoreWriteError) as failure:
+        Workspace(a_file / "workspace").create()
+    assert failure.value.cause == f"{a_file} is a file"
+    with pytest.raises(StoreWriteError) as failure:
+        Store(tmp_path / "missing" / "intentgap.duckdb")
+    assert failure.value.cause == "folder missing"
+
+
+def test_a_vote_imported_on_the_open_pair_is_named_and_the_rater_moves_on(
+    toy_store: Store,
+) -> None:
+    pair_id = _claim(toy_store, "r1")
+    imported = pl.DataFrame(
+        {"submission_id": ["imp-1"], "pair_id": [pair_id], "rater_id": ["r1"], "choice": ["b"]}
+    ).with_columns(
+        pl.lit("2024-05-01").str.to_datetime().alias("created_at"),
+        pl.lit("votes.jsonl").alias("source"),
+    )
+    toy_store.import_frames(toy_store.pairs("toy"), imported, "toy")
+
+    with pytest.raises(AlreadyJudged) as refused:
+        toy_store.submit(Submission("sub-1", "r1", pair_id, "a"))
+    assert refused.value.source == "votes.jsonl"
+    assert "already used" not in str(refused.value)
+    assert toy_store.open_assignment("r1", "toy") is None, "the pair is no longer open"
+    assert _claim(toy_store, "r1") != pair_id
+    with pytest.raises(AlreadyJudged):
+        toy_store.submit(Submission("sub-1", "r1", pair_id, "a"))  # a resend: the same answer
+    assert toy_store.judgments(rater_id="r1")["submission_id"].to_list() == ["imp-1"]
+    coverage = toy_store.coverage("toy").filter(pl.col("pair_id") == pair_id)
+    assert coverage.select("n_done", "n_open").row(0) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says", "never"),
+    [
+        (["intentgap", "import"], "`intentgap import`", "Stop the app"),
+        (["streamlit", "run", "app.py"], "the running intentgap app", "until it finishes"),
+    ],
+)
+def test_the_lock_message_names_who_holds_the_database(
+    tmp_path: Path, argv: list[str], says: str, never: str
+) -> None:
+    database = tmp_path / "intentgap.duckdb"
+    Store(database).close()
+    with holding(database, argv) as holder, pytest.raises(WorkspaceLocked) as locked:
+        Store(database)
+    assert says in str(locked.value) and never not in str(locked.value)
+    assert f"PID {holder.pid}" in str(locked.value)

@@ -10,8 +10,10 @@ import polars as pl
 import pytest
 import statsmodels.api as sm
 
+from data.presets import PRESETS
 from labeling.aggregation import (
     ELO_SCALE,
+    LEADERBOARD,
     BradleyTerry,
     MajorityVote,
     leaderboard,
@@ -286,6 +288,51 @@ def test_mt_bench_humans_rank_gpt4_first_and_llama_last(datasets: Path) -> None:
         assert board.get_column("n_votes").sum() == 2 * 2558  # every vote, two models each
     styled = leaderboard(batch.judgments, batch.pairs, n_boot=50)
     assert styled.sort("style_rank").get_column("model").to_list()[0] == "gpt-4"
+
+
+def test_plain_text_pandalm_keeps_both_leaderboards(datasets: Path) -> None:
+    # No PandaLM response has bold: the style fit was singular and took the whole
+    # leaderboard with it. Now bold is left out (and said), and five models are ranked.
+    batch = PRESETS["pandalm"].read(datasets / "pandalm-testset")
+    notes: list[str] = []
+    board = leaderboard(batch.judgments, batch.pairs, n_boot=50, notes=notes)
+    assert notes == ["style control leaves out bold: the same in every voted pair"]
+    assert board.height == 5 and board["rank"].to_list() == [1, 2, 3, 4, 5]
+    assert board["style_rank"].sort().to_list() == [1, 2, 3, 4, 5]
+    assert ((board["ci_low"] < board["score"]) & (board["score"] < board["ci_high"])).all()
+    assert (
+        (board["style_ci_low"] < board["style_score"])
+        & (board["style_score"] < board["style_ci_high"])
+    ).all()
+    assert board["n_votes"].sum() == 2 * batch.judgments.height
+    styled = BradleyTerry(style_covariates=("length", "headers", "lists", "bold"), n_boot=0)
+    assert styled.fit(batch.judgments, batch.pairs).dropped_covariates_ == ["bold"]
+    assert styled.coef_["covariate"].to_list() == ["length", "headers", "lists"]
+
+
+def test_covariates_that_never_vary_are_left_out_and_said() -> None:
+    judged, named = games({("A", "B"): "aaab", ("B", "C"): "abbb", ("A", "C"): "aatb"})
+    texts = pl.DataFrame({"pair_id": ["p0", "p1", "p2"], "prompt": ["?"] * 3})
+    same_length = named.join(texts, on="pair_id").with_columns(
+        response_a=pl.lit("one answer"), response_b=pl.lit("two answer")
+    )
+    notes: list[str] = []
+    board = leaderboard(judged, same_length, n_boot=20, notes=notes)
+    assert notes == [
+        "no style control: length, headers, lists, bold are the same in every voted pair"
+    ]
+    assert board["model"].to_list() == ["A", "C", "B"]
+    assert board["style_score"].is_null().all() and board["score"].is_not_null().all()
+    plain = BradleyTerry(n_boot=20).fit(judged, same_length).scores_
+    assert board["score"].to_list() == plain["score"].to_list()
+
+
+def test_no_named_models_gives_an_empty_leaderboard_and_a_note() -> None:
+    judged, named = games({("A", "B"): "ab"})
+    notes: list[str] = []
+    board = leaderboard(judged, named.with_columns(model_b=pl.lit(None, pl.String)), notes=notes)
+    assert board.is_empty() and board.schema == pl.Schema(LEADERBOARD)
+    assert notes == ["no vote compares two named models: nothing to rank"]
 
 
 def test_bad_settings_and_empty_input_are_refused() -> None:

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from data import frames
 from data.importers import ImportBatch, read_file
+from data.presets import PRESETS
 from labeling.agreement import percent_agreement
 from labeling.audit import REPORT_KEYS, audit_report, format_report
 from labeling.simulate import RaterProfile, rater_pool, simulate_pairs, simulate_votes
@@ -61,12 +64,14 @@ def test_blind_spots_name_exactly_the_planted_raters(
     pool, report = planted
     expected = {(r.rater_id, kind) for r in pool if (kind := planted_kind(r))}
     assert len(expected) == 7
+    # A spammer agrees with the others at chance: far below the pool's accuracy too.
+    expected |= {(r.rater_id, "accuracy") for r in pool if r.spam}
     findings = report["blind_spots"]
     assert isinstance(findings, list)
     assert {(f["rater_id"], f["kind"]) for f in findings} == expected
     summary = report["summary"]
     assert isinstance(summary, dict)
-    assert summary["n_flagged"] == 7 and summary["n_tests"] > 100
+    assert summary["n_flagged"] == 8 and summary["n_tests"] > 100
     first = findings[0]
     assert set(first) == {
         "rater_id",
@@ -156,7 +161,7 @@ def test_text_form_prints_every_section(
 ) -> None:
     _, report = planted
     text = format_report(report)
-    for title in ("Agreement", "Raters", "Blind spots: 7 flagged", "Leaderboard", "disputed"):
+    for title in ("Agreement", "Raters", "Blind spots: 8 flagged", "Leaderboard", "disputed"):
         assert title in text
     assert "r0008" in text and "atlas-70b" in text
 
@@ -308,3 +313,147 @@ def test_votes_on_unknown_pairs_are_left_out() -> None:
     report = audit_report(toy(), votes, n_boot=0)
     summary = report["summary"]
     assert isinstance(summary, dict) and summary["n_judgments"] == 2
+
+
+# -- degenerate raters and pools: the audit always completes -----------------------------------
+
+
+def llm_judge_votes(datasets: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """LLMFAO's crowd votes plus GPT-4's verdict on every one of its 2,139 pairs as one more
+    rater, ``gpt-4`` (left = a, as the crowd saw it)."""
+    batch = PRESETS["llmfao"].read(datasets / "llmfao")
+    verdicts = pl.read_csv(datasets / "llmfao" / "gpt4-crowd-comparisons.csv")
+    judge = verdicts.select(
+        pl.format("llmfao-{}", "id").alias("pair_id"),
+        pl.lit("gpt-4").alias("rater_id"),
+        pl.col("winner").replace_strict({"left": "a", "right": "b", "tie": "tie"}).alias("choice"),
+        pl.lit("a").alias("shown_left"),
+    )
+    votes = frames.conform(
+        pl.concat([batch.judgments, judge], how="diagonal_relaxed"), frames.JUDGMENTS
+    )
+    return batch.pairs, votes
+
+
+def test_an_llm_judge_as_one_more_rater_leaves_every_section_standing(datasets: Path) -> None:
+    # Before: "Singular matrix" from the length and style regressions, and no report at all.
+    pairs, votes = llm_judge_votes(datasets)
+    assert votes.filter(pl.col("rater_id") == "gpt-4").height == 2139
+    report = audit_report(pairs, votes, n_boot=20)
+    check_plain(report)
+    raters = {row["rater_id"]: row for row in report["raters"]}  # type: ignore[attr-defined]
+    assert len(raters) == 125 and raters["gpt-4"]["n"] == 2139
+    summary = report["summary"]
+    assert isinstance(summary, dict)
+    # Raters whose regressions cannot be fitted are named in a note, with the reason.
+    notes = " | ".join(summary["notes"])
+    assert "length not tested for" in notes and "chose the same side on every vote" in notes
+    assert summary["n_tests"] > 400
+    board = report["leaderboard"]
+    assert isinstance(board, list) and len(board) > 50
+
+
+def test_a_plain_text_set_keeps_its_leaderboard(datasets: Path) -> None:
+    # PandaLM's responses have no bold anywhere: style control leaves it out and says so;
+    # before, the whole leaderboard was dropped ("could not be fitted").
+    batch = PRESETS["pandalm"].read(datasets / "pandalm-testset")
+    report = audit_report(batch.pairs, batch.judgments, n_boot=20)
+    board = report["leaderboard"]
+    assert isinstance(board, list)
+    assert [row["rank"] for row in board] == [1, 2, 3, 4, 5]
+    for row in board:
+        assert row["ci"][0] < row["score"] < row["ci"][1]
+        assert row["style_ci"][0] < row["style_score"] < row["style_ci"][1]
+    summary = report["summary"]
+    assert isinstance(summary, dict)
+    assert "style control leaves out bold: the same in every voted pair" in summary["notes"]
+
+
+TEXTS = ("Plain answer.", "A much longer plain answer with more words in it.", "# Plan\n- **one**")
+
+
+@st.composite
+def small_pools(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A few pairs (one model, two or none; categories or none; gold or none; texts that may
+    all be alike) and a few raters (one vote each, all ties, one side throughout...)."""
+    n_pairs = draw(st.integers(1, 70))  # past 20 votes a rater's regressions are fitted
+    models = draw(st.sampled_from([(None, None), ("m1", "m1"), ("m1", "m2"), ("m1", None)]))
+    text = st.sampled_from(TEXTS)
+    same_text = draw(st.booleans())
+    pairs = pl.DataFrame(
+        {
+            "pair_id": [f"p{i}" for i in range(n_pairs)],
+            "prompt": ["Why?"] * n_pairs,
+            "response_a": [TEXTS[0] if same_text else draw(text) for _ in range(n_pairs)],
+            "response_b": [TEXTS[0] if same_text else draw(text) for _ in range(n_pairs)],
+            "category": draw(
+                st.lists(st.sampled_from([None, "x", "y"]), min_size=n_pairs, max_size=n_pairs)
+            ),
+            "model_a": [models[0]] * n_pairs,
+            "model_b": [models[1]] * n_pairs,
+            "gold": draw(
+                st.lists(
+                    st.sampled_from([None, "a", "b", "tie"]), min_size=n_pairs, max_size=n_pairs
+                )
+            ),
+        }
+    )
+    choices = draw(st.sampled_from([("a", "b", "tie", "both_bad"), ("tie",), ("a",), ("b", "a")]))
+    rows = []
+    for rater in range(draw(st.integers(1, 5))):
+        voted = (
+            range(n_pairs)  # every pair, or a few
+            if draw(st.booleans())
+            else draw(st.lists(st.integers(0, n_pairs - 1), min_size=1, max_size=3, unique=True))
+        )
+        for pair in voted:
+            rows.append(
+                {
+                    "pair_id": f"p{pair}",
+                    "rater_id": f"r{rater}",
+                    "choice": draw(st.sampled_from(choices)),
+                    "shown_left": draw(st.sampled_from([None, "a", "b"])),
+                    "seconds": draw(st.sampled_from([None, 0.0, 1.5, 60.0])),
+                    "principles": draw(st.sampled_from([[], ["honesty"], ["honesty", "honesty"]])),
+                }
+            )
+    return frames.conform(pairs, frames.PAIRS), frames.conform(pl.DataFrame(rows), frames.JUDGMENTS)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_pools())
+def test_the_audit_always_completes(pool: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    pairs, votes = pool
+    check_plain(audit_report(pairs, votes, n_boot=3))
+
+
+def test_the_audit_completes_on_degenerate_raters_at_scale() -> None:
+    # Enough votes for every regression and slice test, with a rater on one side throughout,
+    # one who only ties, one with a single vote and plain texts: each is skipped or tested alone.
+    pairs = simulate_pairs(600, seed=7).with_columns(
+        pl.col("response_a").str.replace_all(r"[#*\-]", ""),
+        pl.col("response_b").str.replace_all(r"[#*\-]", ""),
+    )
+    votes = simulate_votes(pairs, [RaterProfile(f"h{k}") for k in range(5)], 3, seed=7)
+    odd = [(p, "always-a", "a") for p in pairs["pair_id"].head(80)]
+    odd += [(p, "always-tie", "tie") for p in pairs["pair_id"].head(40)]
+    odd += [("sim7-000000", "once", "b")]
+    votes = frames.conform(
+        pl.concat([votes, votes_of(odd)], how="diagonal_relaxed"), frames.JUDGMENTS
+    )
+    report = audit_report(pairs, votes, n_boot=10)
+    check_plain(report)
+    assert len(report["raters"]) == 8  # type: ignore[arg-type]
+    summary = report["summary"]
+    assert isinstance(summary, dict)
+    assert summary["notes"] == [
+        "length not tested for 1 rater (always-a: chose the same side on every vote "
+        "(80 decisive votes))",
+        "style not tested for 6 raters (always-a: chose the same side on every vote "
+        "(80 decisive votes); h0: no Markdown difference in their votes (343 decisive votes); "
+        "h1: no Markdown difference in their votes (330 decisive votes); and 3 more)",
+        "style control leaves out headers, lists, bold: the same in every voted pair",
+    ]
+    assert [(row["rater_id"], row["kind"]) for row in report["blind_spots"]] == [  # type: ignore[attr-defined]
+        ("always-tie", "ties")
+    ]

@@ -3,6 +3,7 @@ simulated pool where the planted raters must be found and the honest ones left a
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,14 @@ from statsmodels.stats.multitest import multipletests
 
 from data import frames
 from labeling.blind_spots import (
+    ACCURACY_SHARE,
     FINDINGS,
     KINDS,
     MIN_VOTES,
     TIE_RATIO,
     audit_votes,
     benjamini_hochberg,
+    check_accuracy,
     check_category,
     check_drift,
     check_gold,
@@ -33,7 +36,13 @@ from labeling.blind_spots import (
     check_ties,
     find_blind_spots,
 )
-from labeling.simulate import RaterProfile, simulate_pairs, simulate_votes
+from labeling.simulate import (
+    PLANTED_RATER,
+    RaterProfile,
+    detection_study,
+    simulate_pairs,
+    simulate_votes,
+)
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 #: Every fixture pair reads 1,000 characters: prompt 100, each response 450.
@@ -220,22 +229,103 @@ def test_fast_but_accurate_is_not_a_speed_problem() -> None:
     assert only(check_speed(audit_votes(judgments(rows), pairs)), "skimmer")["p_value"] > 0.5
 
 
+def test_a_rater_fast_on_every_vote_is_compared_with_untimed_raters() -> None:
+    # Imported raters have no times: the rusher's fast votes are set against their votes.
+    pairs = gold_pairs(["x"] * 190)
+    rows = [row | {"seconds": 1.6} for row in agreement_votes("rusher", ids(0, 20), 7)]
+    rows += [row | {"seconds": None} for row in agreement_votes("imported", ids(0, 190), 170)]
+    found = only(check_speed(audit_votes(judgments(rows), pairs)), "rusher")
+    reference = stats.fisher_exact([[7, 13], [170, 20]], alternative="less")
+    assert found["p_value"] == pytest.approx(reference.pvalue, rel=1e-9)
+    assert found["message"].endswith("35% of those vs 89% of normal-speed and untimed votes")
+
+
+# -- accuracy ----------------------------------------------------------------------------------
+
+
+def test_accuracy_far_below_the_pool_is_closer_to_chance_than_to_it() -> None:
+    pairs = gold_pairs(["x"] * 100)
+    rows = [row | {"seconds": 1.6} for row in agreement_votes("rusher", ids(0, 40), 15)]
+    rows += agreement_votes("careful", ids(0, 100), 90)
+    found = check_accuracy(audit_votes(judgments(rows), pairs))
+    rusher = only(found, "rusher")
+    # The others agree on 90%: far below means below (0.5 + 0.9) / 2 = 70%.
+    floor = 0.5 + ACCURACY_SHARE * (0.9 - 0.5)
+    reference = stats.binomtest(15, 40, floor, alternative="less")
+    assert rusher["p_value"] == pytest.approx(reference.pvalue, rel=1e-9)
+    assert rusher["effect"] == pytest.approx(15 / 40 - 0.9)
+    low, high = stats.binomtest(15, 40).proportion_ci(method="exact")
+    assert (rusher["ci_low"], rusher["ci_high"]) == pytest.approx((low - 0.9, high - 0.9))
+    assert rusher["message"] == (
+        "rusher agreed with the reference on 38% of 40 decisive votes vs 90% for the other "
+        "raters (a coin flip: 50%); a median 1.6 s per vote vs 30.8 s for all raters"
+    )
+    assert only(found, "careful")["p_value"] > 0.5
+
+
+def test_ties_and_pairs_without_a_decisive_reference_do_not_count_for_accuracy() -> None:
+    pairs = gold_pairs(["x"] * 40).with_columns(
+        pl.when(pl.int_range(pl.len()) < 30).then(pl.col("gold")).alias("gold")
+    )
+    rows = agreement_votes("r1", ids(0, 25), 20) + [vote(p, "r1", "tie") for p in ids(25, 30)]
+    rows += [vote(p, "r1", "a") for p in ids(30, 40)]  # no gold and no other rater
+    rows += agreement_votes("r2", ids(0, 30), 27)
+    assert only(check_accuracy(audit_votes(judgments(rows), pairs)), "r1")["n"] == 25
+
+
 # -- category, principle, gold -----------------------------------------------------------------
 
 
-def test_category_must_fall_below_both_the_rater_elsewhere_and_the_peers() -> None:
+Counts = tuple[int, int]
+
+
+def expected_in_slice(
+    rater_else: Counts, peers_there: Counts, peers_else: Counts
+) -> tuple[float, float]:
+    """Reference: the additive logistic model of agreement (rater + slice) fitted by
+    statsmodels to the three other cells of the 2 x 2 table, each count plus a half. Returns
+    the log-odds it predicts for the rater in the slice and that prediction's variance."""
+    agreed = np.array([k for k, _ in (rater_else, peers_there, peers_else)], dtype=float)
+    total = np.array([n for _, n in (rater_else, peers_there, peers_else)], dtype=float)
+    design = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [1.0, 0.0, 0.0]])  # 1, rater, slice
+    with warnings.catch_warnings():  # three cells, three parameters: a perfect fit, as meant
+        warnings.simplefilter("ignore")
+        fit = sm.GLM(
+            (agreed + 0.5) / (total + 1.0),
+            design,
+            family=sm.families.Binomial(),
+            var_weights=total + 1.0,
+        ).fit(tol=1e-12)
+    cell = np.array([1.0, 1.0, 1.0])
+    return float(cell @ fit.params), float(cell @ fit.cov_params() @ cell)
+
+
+def predictive_p(k: int, n: int, log_odds: float, variance: float) -> float:
+    """Mid-p lower tail of the beta-binomial whose beta has the prediction's mean and its
+    delta-method variance (scipy's beta-binomial)."""
+    mean = 1.0 / (1.0 + np.exp(-log_odds))
+    concentration = 1.0 / (mean * (1.0 - mean) * variance) - 1.0
+    a, b = mean * concentration, (1.0 - mean) * concentration
+    return float(stats.betabinom.cdf(k, n, a, b) - 0.5 * stats.betabinom.pmf(k, n, a, b))
+
+
+def test_category_deficit_is_measured_beyond_what_the_category_costs_the_others() -> None:
     pairs = gold_pairs(["coding"] * 40 + ["writing"] * 30)
     rows = agreement_votes("r07", ids(0, 12), 4)  # coding: 4 of 12
     rows += agreement_votes("r07", ids(40, 70), 27)  # elsewhere: 27 of 30
     rows += agreement_votes("peer", ids(0, 40), 36)  # others on coding: 36 of 40
-    rows += agreement_votes("peer", ids(40, 70), 25)
+    rows += agreement_votes("peer", ids(40, 70), 25)  # others elsewhere: 25 of 30
     found = only(check_category(audit_votes(judgments(rows), pairs)), "r07", "coding")
-    own = stats.fisher_exact([[4, 8], [27, 3]], alternative="less").pvalue
-    peers = stats.fisher_exact([[4, 8], [36, 4]], alternative="less").pvalue
-    assert found["p_value"] == pytest.approx(max(own, peers), rel=1e-9)
-    assert found["effect"] == pytest.approx(4 / 12 - 27 / 30)
+    log_odds, variance = expected_in_slice((27, 30), (36, 40), (25, 30))
+    expected = 1.0 / (1.0 + np.exp(-log_odds))
+    assert expected == pytest.approx(0.93, abs=0.005)  # coding is easier for the others
+    assert found["p_value"] == pytest.approx(predictive_p(4, 12, log_odds, variance), rel=1e-6)
+    assert found["p_value"] < 1e-4
+    assert found["effect"] == pytest.approx(4 / 12 - expected, rel=1e-6)
+    assert found["ci_low"] < found["effect"] < found["ci_high"] < 0
     assert found["message"] == (
-        "r07 agrees with the reference on coding 33% vs 90% elsewhere (other raters: 90%; n=12)"
+        "r07 agrees with the reference on coding 33% vs 90% elsewhere "
+        "(other raters: 90% there, 83% elsewhere; 93% expected; n=12)"
     )
 
 
@@ -256,14 +346,14 @@ def test_principle_slices_are_the_principles_a_rater_cites() -> None:
         )
     ]
     rows += [
-        row | {"principles": ["honesty", "honesty"]}  # cited twice, counted once
-        for row in agreement_votes("peer", ids(0, 60), 54)
+        row | {"principles": ["honesty", "honesty"] if i < 30 else []}  # cited twice: once
+        for i, row in enumerate(agreement_votes("peer", ids(0, 60), 54))
     ]
     found = check_principle(audit_votes(judgments(rows), pairs))
     honesty = only(found, "r1", "honesty")
-    own = stats.fisher_exact([[5, 10], [27, 3]], alternative="less").pvalue
-    peers = stats.fisher_exact([[5, 10], [54, 6]], alternative="less").pvalue
-    assert honesty["p_value"] == pytest.approx(max(own, peers), rel=1e-9)
+    # r1 elsewhere: 27 of 30; peers citing honesty: 30 of 30; peers otherwise: 24 of 30.
+    log_odds, variance = expected_in_slice((27, 30), (30, 30), (24, 30))
+    assert honesty["p_value"] == pytest.approx(predictive_p(5, 15, log_odds, variance), rel=1e-6)
     assert honesty["message"].startswith("r1 agrees with the reference when citing honesty 33%")
 
 
@@ -273,12 +363,12 @@ def test_gold_finds_missed_gold_items_of_one_kind() -> None:
     rows = agreement_votes("r07", ids(0, 10), 3) + agreement_votes("r07", ids(30, 50), 18)
     rows += agreement_votes("peer", ids(0, 30), 27) + agreement_votes("peer", ids(30, 60), 27)
     found = only(check_gold(audit_votes(judgments(rows), pairs)), "r07", "fabrication")
-    own = stats.fisher_exact([[3, 7], [18, 2]], alternative="less").pvalue
-    peers = stats.fisher_exact([[3, 7], [27, 3]], alternative="less").pvalue
-    assert found["p_value"] == pytest.approx(max(own, peers), rel=1e-9)
+    log_odds, variance = expected_in_slice((18, 20), (27, 30), (27, 30))
+    assert found["p_value"] == pytest.approx(predictive_p(3, 10, log_odds, variance), rel=1e-6)
+    assert found["p_value"] < 0.01  # only 20 other gold votes of r07 say what r07 is worth
     assert found["message"] == (
         "r07 agrees with gold on fabrication 30% vs 90% on other gold items "
-        "(other raters: 90%; n=10)"
+        "(other raters: 90% there, 90% elsewhere; 88% expected; n=10)"
     )
 
 
@@ -399,3 +489,126 @@ def test_a_rater_who_always_agrees_still_gets_a_length_estimate() -> None:
     assert found.height == 3
     assert np.isfinite(found.get_column("effect").to_numpy()).all()
     assert value(found, pl.col("p_value").min()) > 0.01
+
+
+# -- a rater a regression cannot be fitted for -------------------------------------------------
+
+
+def pool_with(stuck: pl.DataFrame, pairs: pl.DataFrame, seed: int = 3) -> pl.DataFrame:
+    """Four honest raters on ``pairs`` plus the votes ``stuck``, as ``audit_votes``."""
+    honest = simulate_votes(pairs, [RaterProfile(f"h{k}") for k in range(4)], 2, seed=seed)
+    return audit_votes(
+        frames.conform(pl.concat([honest, stuck], how="diagonal"), frames.JUDGMENTS), pairs
+    )
+
+
+def test_a_rater_who_always_picks_one_side_is_skipped_for_length_and_style_only() -> None:
+    # An LLM judge or a stuck button: "a" on every vote. Its regressions have no slope to
+    # estimate; before, their Newton step met a singular matrix and the audit failed.
+    pairs = simulate_pairs(200, seed=3)
+    stuck = judgments([vote(p, "stuck", "a") for p in pairs["pair_id"].head(60)])
+    votes = pool_with(stuck, pairs)
+    for check, kind in ((check_length, "length"), (check_style, "style")):
+        found = check(votes)
+        skipped = only(found, "stuck")
+        assert np.isnan(skipped["p_value"]) and np.isnan(skipped["effect"])
+        assert skipped["message"] == (
+            f"{kind} not tested for stuck: chose the same side on every vote (60 decisive votes)"
+        )
+        others = found.filter(pl.col("rater_id") != "stuck")["p_value"].to_numpy()
+        assert np.isfinite(others).all()
+
+
+def test_plain_text_votes_are_tested_for_length_but_not_for_style() -> None:
+    pairs = simulate_pairs(300, seed=4).with_columns(
+        pl.col("response_a").str.replace_all(r"[#*\-]", ""),
+        pl.col("response_b").str.replace_all(r"[#*\-]", ""),
+    )
+    votes = pool_with(frames.empty(frames.JUDGMENTS), pairs, seed=4)
+    style, length = check_style(votes), check_length(votes)
+    assert style["p_value"].is_nan().all()
+    assert style["message"].str.contains("no Markdown difference in their votes").all()
+    assert length["p_value"].is_not_nan().all()
+
+
+def test_a_rater_who_always_agrees_is_not_tested_for_drift() -> None:
+    pairs = gold_pairs(["x"] * 30)
+    rows = agreement_votes("perfect", ids(0, 30), 30)
+    rows += [vote(p, "r2", "b" if i % 3 == 0 else "a") for i, p in enumerate(ids(0, 30))]
+    found = check_drift(audit_votes(judgments(rows), pairs))
+    assert only(found, "perfect")["message"] == (
+        "drift not tested for perfect: the same agreement with the reference on every vote "
+        "(30 votes)"
+    )
+    assert np.isfinite(only(found, "r2")["p_value"])
+
+
+# -- the detection study: planted raters found, honest ones left alone, over seeds -------------
+
+#: Where each scenario of ``detection_study`` must be found: flagged kinds (and the slice).
+FOUND_AS = {
+    "category": ({"category"}, "coding"),
+    "principle": ({"principle"}, "honesty"),
+    "gold": ({"gold"}, "coding"),
+    "fast": ({"accuracy", "speed"}, None),
+    "fast, others untimed": ({"accuracy", "speed"}, None),
+}
+
+
+def study(scenario: str, seeds: range, votes_per_rater: int) -> tuple[int, int, int]:
+    """(pools where the planted rater is found, honest raters flagged, honest raters)."""
+    found = wrongly = honest = 0
+    for seed in seeds:
+        pairs, votes = detection_study(scenario, seed, votes_per_rater=votes_per_rater)
+        flagged = find_blind_spots(votes, pairs).filter("flagged")
+        planted = flagged.filter(pl.col("rater_id") == PLANTED_RATER)
+        if scenario in FOUND_AS:
+            kinds, weak_slice = FOUND_AS[scenario]
+            planted = planted.filter(pl.col("kind").is_in(kinds))
+            if weak_slice is not None:
+                planted = planted.filter(pl.col("slice") == weak_slice)
+            found += planted.height > 0
+        else:  # nothing planted: every rater is honest
+            wrongly += planted.height > 0
+            honest += 1
+        wrongly += flagged.filter(pl.col("rater_id") != PLANTED_RATER)["rater_id"].n_unique()
+        honest += votes.filter(pl.col("rater_id") != PLANTED_RATER)["rater_id"].n_unique()
+    return found, wrongly, honest
+
+
+def test_a_rater_at_chance_on_one_slice_is_found_without_flagging_honest_ones() -> None:
+    # 16 raters x 450 votes: the planted rater answers at random on one category, on one
+    # principle, or on the gold items of one category (bench/RESULTS.md has 225 to 900 votes
+    # and 20 seeds). The conjunction of two Fisher tests found 19 of these 30.
+    outcomes = [study(scenario, range(10), 450) for scenario in ("category", "principle", "gold")]
+    found = sum(hit for hit, _, _ in outcomes)
+    wrongly = sum(false for _, false, _ in outcomes)
+    honest = sum(n for _, _, n in outcomes)
+    assert found >= 23, f"found in {found} of 30 pools"
+    assert wrongly <= 0.01 * honest, f"{wrongly} of {honest} honest raters flagged"
+
+
+@pytest.mark.parametrize("scenario", ["fast", "fast, others untimed"])
+def test_a_fast_rater_below_chance_is_found_whoever_else_was_timed(scenario: str) -> None:
+    # 1.6 s a pair and 40% right, among raters who read (or whose times were not recorded).
+    found, wrongly, honest = study(scenario, range(5), 225)
+    assert found == 5
+    assert wrongly <= 1, f"{wrongly} of {honest} honest raters flagged"
+
+
+def test_honest_pools_are_left_alone() -> None:
+    _, wrongly, honest = study("none", range(6), 225)
+    assert wrongly <= 1, f"{wrongly} of {honest} honest raters flagged"
+
+
+def test_slice_p_values_of_honest_raters_are_calibrated() -> None:
+    # Under no blind spot the slice tests reject at about their level, not more.
+    p_values = []
+    for seed in range(6):
+        pairs, votes = detection_study("none", seed, votes_per_rater=450)
+        audited = audit_votes(votes, pairs)
+        for check in (check_category, check_principle):
+            p_values += check(audited)["p_value"].to_list()
+    p = np.array(p_values)
+    assert len(p) > 500
+    assert (p < 0.05).mean() <= 0.06 and (p < 0.01).mean() <= 0.015

@@ -12,8 +12,11 @@ from polars.testing import assert_frame_equal
 from data import frames
 from labeling.aggregation import response_features
 from labeling.simulate import (
+    DETECTION_SCENARIOS,
+    PLANTED_RATER,
     ModelProfile,
     RaterProfile,
+    detection_study,
     latent_truth,
     rater_pool,
     simulate_pairs,
@@ -165,6 +168,59 @@ def test_a_pool_plants_one_blind_spot_in_a_share_of_raters() -> None:
     ]
     assert len(planted) == 14
     assert all(0.75 <= r.skill <= 0.92 for r in pool if r not in planted)
+
+
+def test_a_rater_who_clicks_without_reading_takes_the_same_time_on_every_pair(
+    pairs: pl.DataFrame,
+) -> None:
+    raters = [RaterProfile("reader"), RaterProfile("clicker", skill=0.4, click_seconds=1.6)]
+    votes = with_truth(simulate_votes(pairs, raters, 2, seed=4), pairs)
+    clicker = votes.filter(pl.col("rater_id") == "clicker")
+    assert value(clicker, pl.col("seconds").median()) == pytest.approx(1.6, abs=0.1)
+    decisive = clicker.filter(pl.col("choice") != "tie")
+    assert value(decisive, (pl.col("choice") == pl.col("truth")).mean()) == pytest.approx(
+        0.4, abs=0.03
+    )
+    reader = votes.filter(pl.col("rater_id") == "reader")
+    assert value(reader, pl.col("seconds").median()) > 20
+    # Pools without such a rater vote exactly as before the option existed.
+    plain = simulate_votes(pairs, [RaterProfile("r1"), RaterProfile("r2")], 2, seed=4)
+    assert_frame_equal(
+        plain,
+        simulate_votes(
+            pairs, [RaterProfile("r1"), RaterProfile("r2", click_seconds=None)], 2, seed=4
+        ),
+    )
+
+
+@pytest.mark.parametrize("scenario", list(DETECTION_SCENARIOS))
+def test_detection_study_pools_plant_one_blind_spot(scenario: str) -> None:
+    pairs, votes = detection_study(scenario, seed=1)
+    assert pairs.height == 1200 and votes.height == 3600  # 16 raters x 225 votes
+    assert votes["rater_id"].n_unique() == 16
+    truth = with_truth(votes, pairs).with_columns(
+        (pl.col("choice") == pl.col("truth")).alias("right"),
+        (pl.col("rater_id") == PLANTED_RATER).alias("planted"),
+    )
+    weak_slice, _ = DETECTION_SCENARIOS[scenario]
+    if scenario in ("category", "gold"):
+        weak = truth.filter(pl.col("planted") & (pl.col("category") == weak_slice))
+        assert value(weak, pl.col("right").mean()) == pytest.approx(0.47, abs=0.1)
+    if scenario == "principle":
+        weak = truth.filter(pl.col("planted") & (pl.col("principle") == weak_slice))
+        assert value(weak, pl.col("right").mean()) == pytest.approx(0.47, abs=0.1)
+    gold_share = value(pairs, pl.col("gold").is_not_null().mean())
+    assert gold_share == pytest.approx(0.5 if scenario == "gold" else 0.1, abs=0.03)
+    timed = truth.filter(pl.col("seconds").is_not_null())
+    if scenario == "fast, others untimed":
+        assert timed["rater_id"].unique().to_list() == [PLANTED_RATER]
+    else:
+        assert timed.height == votes.height
+    if scenario.startswith("fast"):
+        planted = truth.filter("planted")
+        assert value(planted, pl.col("seconds").median()) == pytest.approx(1.6, abs=0.1)
+    with pytest.raises(ValueError, match="unknown scenario"):
+        detection_study("sloppy")
 
 
 def test_too_few_raters_or_models_is_refused() -> None:

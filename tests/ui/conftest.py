@@ -121,7 +121,7 @@ def texts(at: AppTest) -> str:
 def page_as_rater(path: str, rater_id: str) -> AppTest:
     """One page file run in a session where ``rater_id`` signed in (no admin role)."""
     rater_session: dict[str, object] = {}
-    auth.sign_in_rater(rater_session, rater_id)
+    auth.sign_in_rater(rater_session, rater_id, "a rater's session secret")
     at = page(path)
     for key, value in rater_session.items():
         at.session_state[key] = value

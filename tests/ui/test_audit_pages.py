@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data.workspace import Workspace
+from data.store import Store
+from data.workspace import ENV_VAR, Workspace
+from labeling.simulate import rater_pool, simulate_pairs, simulate_votes
 from tests.ui.conftest import (
     ADMIN_ONLY,
+    ADMIN_PASSWORD,
     BIASED,
+    SIMULATED,
     app,
     page_as_rater,
     signed_in_admin,
     texts,
 )
+from ui import auth, cache
 
 AUDIT_PAGES = [
     "ui/pages/agreement.py",
@@ -120,3 +128,32 @@ def test_leaderboard_puts_plain_and_style_controlled_side_by_side(
     shift = dict(zip(board["model"], board["style_shift"], strict=True))
     assert shift["birch-13b"] == min(shift.values()), "the verbose model loses most to style"
     assert len(at.get("vega_lite_chart")) == 1
+
+
+def test_plain_text_votes_keep_the_leaderboard_and_say_what_was_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No response has a header, a list or bold: the style fit used to be singular and the page
+    # showed a LinAlgError traceback instead of any leaderboard.
+    workspace = Workspace(tmp_path / "workspace").create()
+    pairs = simulate_pairs(120, seed=2, mean_chars=200).with_columns(
+        pl.col("response_a").str.replace_all(r"[#*\-]", ""),
+        pl.col("response_b").str.replace_all(r"[#*\-]", ""),
+    )
+    votes = simulate_votes(pairs, rater_pool(4, seed=2, planted_share=0), 3, seed=2)
+    with Store(workspace.database) as store:
+        store.save_project(SIMULATED)
+        store.import_frames(pairs, votes, SIMULATED.project_id)
+    monkeypatch.setenv(ENV_VAR, str(workspace.root))
+    monkeypatch.setenv(auth.ADMIN_PASSWORD_ENV, ADMIN_PASSWORD)
+    try:
+        at = admin_on("ui/pages/leaderboard.py", leaderboard_n_boot=10)
+        assert not at.exception and not at.error
+        board = at.dataframe[0].value
+        assert len(board) == 4 and board["score"].notna().all()
+        (note,) = (info.value.replace("\\", "") for info in at.info)  # shown literally
+        assert note == (
+            "Note: style control leaves out headers, lists, bold: the same in every voted pair."
+        )
+    finally:
+        cache.open_store.clear()

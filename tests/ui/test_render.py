@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from html import escape as html_escape
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from data.store import Assignment, Project
+from tests.ui import hostile
 from ui import render
 
 PROJECT = Project("p", "P", principles=("honesty", "concision"), flags=("unsafe",))
@@ -17,24 +23,86 @@ def assignment(shown_left: str) -> Assignment:
     return Assignment("r1", "p000", "p", shown_left, False, datetime(2025, 1, 1, tzinfo=UTC))
 
 
+#: A browser-side Markdown renderer that, unlike Streamlit's, even lets raw HTML through: what
+#: it makes of safe_markdown's output is the most a reader's browser could get.
+PERMISSIVE = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)([^>]*)>")
+ATTRIBUTE = re.compile(r'\s([a-zA-Z-]+)="([^"]*)"')
+#: The HTML that Markdown itself makes; nothing here fetches or runs anything.
+HARMLESS_TAGS = {
+    "p", "em", "strong", "s", "code", "pre", "blockquote", "ul", "ol", "li", "hr", "br",
+    "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "a",
+}  # fmt: skip
+
+
+def shown(text: str) -> str:
+    """The HTML a reader gets for ``text`` shown through ``safe_markdown``."""
+    return PERMISSIVE.render(render.safe_markdown(text)).strip()
+
+
+def assert_inert(html: str) -> None:
+    """Only Markdown's own tags; no attribute but an http(s) link's href and a code block's
+    language class."""
+    for tag, attributes in TAG.findall(html):
+        assert tag in HARMLESS_TAGS, html
+        for name, value in ATTRIBUTE.findall(attributes):
+            if name == "href":
+                assert value.startswith(("http://", "https://")), html
+            else:
+                assert (tag, name) == ("code", "class") and value.startswith("language-"), html
+
+
 @pytest.mark.parametrize(
-    ("text", "markdown"),
+    ("text", "html"),
     [
-        ("<script>x()</script>", "&lt;script&gt;x()&lt;/script&gt;"),
-        ('<img src=x onerror="y()">', '&lt;img src=x onerror="y()"&gt;'),
-        ("a &amp; b", "a &amp;amp; b"),  # shown exactly as written, not as '&'
-        ("$5 or $6", r"\$5 or \$6"),
-        ("![pixel](http://tracker/p.png)", r"!\[pixel](http://tracker/p.png)"),
-        ("use `<b>` here", "use `<b>` here"),
-        ("``a ` <b>``", "``a ` <b>``"),
-        ("```html\n<b>&</b>\n```\n<i>", "```html\n<b>&</b>\n```\n&lt;i&gt;"),
-        ("~~~\n<b>\n~~~\n<b>", "~~~\n<b>\n~~~\n&lt;b&gt;"),
-        ("````\n```\n<b>\n````\n<b>", "````\n```\n<b>\n````\n&lt;b&gt;"),
-        ("```\n<b> never closed", "```\n<b> never closed"),
+        ("<script>x()</script>", "<p>&lt;script&gt;x()&lt;/script&gt;</p>"),
+        ('<img src=x onerror="y()">', "<p>&lt;img src=x onerror=&quot;y()&quot;&gt;</p>"),
+        ("a &amp; b", "<p>a &amp;amp; b</p>"),  # shown exactly as written, not as '&'
+        ("![pixel](http://tracker/p.png)", "<p>![pixel](http://tracker/p.png)</p>"),
+        ("use `<b>` here", "<p>use <code>&lt;b&gt;</code> here</p>"),
+        ("``a ` <b>``", "<p><code>a ` &lt;b&gt;</code></p>"),
+        (
+            "```html\n<b>&</b>\n```\n<i>",
+            '<pre><code class="language-html">&lt;b&gt;&amp;&lt;/b&gt;\n</code></pre>\n'
+            "<p>&lt;i&gt;</p>",
+        ),
+        ("~~~\n<b>\n~~~\n<b>", "<pre><code>&lt;b&gt;\n</code></pre>\n<p>&lt;b&gt;</p>"),
+        ("````\n```\n<b>\n````\n<b>", "<pre><code>```\n&lt;b&gt;\n</code></pre>\n<p>&lt;b&gt;</p>"),
+        ("```\n<b> never closed", "<pre><code>&lt;b&gt; never closed\n</code></pre>"),
+        ("**bold** and *it*", "<p><strong>bold</strong> and <em>it</em></p>"),
+        ("[docs](https://x.org/a_(b))", '<p><a href="https://x.org/a_(b)">docs</a></p>'),
+        ("[run](javascript:alert(1))", "<p>[run](javascript:alert(1))</p>"),
+        ("[mail](mailto:a@b.c)", "<p>[mail](mailto:a@b.c)</p>"),
+        ("- one\n- two", "<ul>\n<li>one</li>\n<li>two</li>\n</ul>"),
+        ("1. one\n2. two", "<ol>\n<li>one</li>\n<li>two</li>\n</ol>"),
+        ("> quoted", "<blockquote>\n<p>quoted</p>\n</blockquote>"),
+        ("Title\n===", "<h1>Title</h1>"),
     ],
 )
-def test_safe_markdown_escapes_html_outside_code_only(text: str, markdown: str) -> None:
-    assert render.safe_markdown(text) == markdown
+def test_safe_markdown_keeps_markdown_and_shows_html_and_images_as_text(
+    text: str, html: str
+) -> None:
+    assert shown(text) == html
+
+
+def test_prices_are_not_typeset_as_maths() -> None:
+    assert render.safe_markdown("$5 or $6") == r"\$5 or \$6"
+
+
+@pytest.mark.parametrize("payload", hostile.texts("http://127.0.0.1:9"), ids=repr)
+def test_no_hostile_text_comes_out_as_anything_that_fetches_or_runs(payload: str) -> None:
+    assert_inert(shown(payload))
+
+
+@pytest.mark.parametrize("name", hostile.names("http://127.0.0.1:9"), ids=repr)
+def test_names_are_shown_exactly_as_written(name: str) -> None:
+    assert PERMISSIVE.renderInline(render.literal(name)) == html_escape(name, quote=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="![]()<>`~*_-#|>:$&\\/\n x1.", max_size=60))
+def test_whatever_the_text_nothing_fetches_or_runs(text: str) -> None:
+    assert_inert(shown(text))
 
 
 def test_cap_keeps_short_text_and_counts_what_it_hides() -> None:

@@ -9,6 +9,7 @@ from ui import audit_views, cache, widgets
 
 _N_BOOT_KEY = "audit_n_boot"
 _SLICE_KEY = "audit_slice"
+_ESTIMATES = {"estimate": "%.3f", "ci_low": "%.3f", "ci_high": "%.3f"}
 #: What agreement can be sliced by: a pairs column, or the principles the votes cited.
 SLICES = {"category": "category", "principle": "principle cited", "model_pair": "model pair"}
 
@@ -35,7 +36,7 @@ def main() -> None:
         "Percent agreement counts every two votes of different raters on an item; the "
         "chance-corrected coefficients keep each rater's latest vote. 95% percentile intervals."
     )
-    st.dataframe(overall, hide_index=True)
+    widgets.table(overall, formats=_ESTIMATES)
     st.altair_chart(audit_views.interval_chart(overall, y="coefficient"))
 
     st.subheader("By slice")
@@ -50,7 +51,7 @@ def main() -> None:
         "A pair citing two principles counts in both; model pairs are unordered. "
         "(none) gathers the items without a value."
     )
-    st.dataframe(sliced, hide_index=True)
+    widgets.table(sliced, formats=_ESTIMATES)
     st.altair_chart(audit_views.interval_chart(sliced, y="slice", color="coefficient"))
 
 

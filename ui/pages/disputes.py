@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from ui import audit_views, cache, widgets
-from ui.render import cap
+from ui.render import cap, literal
 
 _COUNT_KEY = "disputes_count"
 _PAIR_KEY = "disputes_pair"
@@ -25,7 +25,7 @@ def main() -> None:
     )
     n = st.slider("Pairs to list", min_value=10, max_value=500, value=50, step=10, key=_COUNT_KEY)
     disputed = cache.disputed(key, n)
-    st.dataframe(disputed, hide_index=True)
+    widgets.table(disputed, formats={"agreement": "percent", "entropy": "%.2f"})
     if disputed.is_empty():
         return
 
@@ -35,7 +35,7 @@ def main() -> None:
     if pair_id is None or found.is_empty():
         return
     pair = found.row(0, named=True)
-    st.subheader(f"Pair {pair_id}")
+    st.subheader(f"Pair {literal(pair_id)}")
     widgets.capped_text("Prompt", pair["prompt"])
     left, right = st.columns(2)
     with left:
@@ -47,13 +47,13 @@ def main() -> None:
             f"Response b ({pair['model_b'] or 'model unknown'})", pair["response_b"]
         )
     if pair["gold"] is not None:
-        st.info(f"Gold answer: {pair['gold']}")
+        st.info(f"Gold answer: {literal(pair['gold'])}")
 
     st.subheader("Votes")
     votes = audit_views.pair_votes(judgments, str(pair_id))
-    st.dataframe(votes, hide_index=True)
+    widgets.table(votes)
     for vote in votes.filter(pl.col("rationale").is_not_null()).iter_rows(named=True):
-        st.caption(f"{vote['rater_id']} chose {vote['choice']}:")
+        st.caption(literal(f"{vote['rater_id']} chose {vote['choice']}:"))
         st.text(cap(vote["rationale"]).text)
 
 

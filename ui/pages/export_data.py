@@ -1,4 +1,8 @@
-"""Export: write a snapshot (preference set + votes + manifest) and offer its files."""
+"""Export: write a snapshot (preference set + votes + manifest) on the server and say where.
+
+The files are not offered for download: a Streamlit download button serves its bytes at a
+URL that works without a session, and an admin page's data must need an admin.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ import streamlit as st
 
 from data.export import MANIFEST_FILE
 from data.store import Project, Store
-from data.workspace import Workspace
+from data.workspace import StoreWriteError, Workspace
 from labeling.preference_set import ExportOptions, export_snapshot
-from ui import session
+from ui import session, widgets
+from ui.render import literal
 
 _FOLDER_KEY = "export_folder"
 _ERROR_KEY = "export_error"
@@ -29,8 +34,8 @@ def _export(store: Store, project: Project) -> None:
             posterior=bool(state["export_posterior"]),
         )
         export_snapshot(store, out_dir, project_id=project.project_id, options=options)
-    except (ValueError, FileExistsError) as problem:
-        state[_ERROR_KEY] = str(problem)
+    except (ValueError, FileExistsError, StoreWriteError) as problem:
+        state[_ERROR_KEY] = str(problem)  # shown after "Nothing was written:"
         return
     state[_FOLDER_KEY] = str(out_dir)
 
@@ -44,7 +49,8 @@ def main() -> None:
         return
 
     st.caption(
-        f"Writes a snapshot of {project.name!r} under {Workspace.resolve().snapshots}: "
+        f"Writes a snapshot of {literal(repr(project.name))} under "
+        f"{literal(Workspace.resolve().snapshots)}: "
         "pairs.parquet (TRL prompt/chosen/rejected), judgments.parquet (every vote) and "
         "manifest.json."
     )
@@ -89,16 +95,20 @@ def main() -> None:
     folder = st.session_state.get(_FOLDER_KEY)
     if folder is not None and Path(folder).is_dir():
         snapshot = Path(folder)
-        st.success(f"Snapshot written to {snapshot}")
-        with st.container(horizontal=True):
-            for file in sorted(snapshot.iterdir()):
-                st.download_button(
-                    file.name,
-                    data=file.read_bytes(),
-                    file_name=file.name,
-                    key=f"export_download_{file.name}",
-                    icon=":material/download:",
-                )
+        st.success(f"Snapshot written on the server to {literal(snapshot)}")
+        widgets.table(
+            [
+                {"file": file.name, "bytes": file.stat().st_size}
+                for file in sorted(snapshot.iterdir())
+            ]
+        )
+        # No download button: Streamlit serves a button's bytes at a /media/ URL that anyone
+        # holding it can fetch, with no session. The files stay on the server.
+        st.caption(
+            "The Train page trains on it where it is. To take it elsewhere, copy the folder "
+            "from the server (or run `intentgap export` in a terminal there):"
+        )
+        st.code(f"cp -r {snapshot} DESTINATION", language="bash")
         st.subheader("Manifest")
         st.json((snapshot / MANIFEST_FILE).read_text(encoding="utf-8"))
 

@@ -16,11 +16,11 @@ def main() -> None:
         st.info("No project is waiting for you right now.")
         return
 
-    st.caption(project.name)
+    st.caption(render.literal(project.name))
     st.markdown(render.safe_markdown(project.guidelines or "No guidelines yet."))
     if project.principles:
         st.subheader("Principles")
-        st.markdown("\n".join(f"- {render.safe_markdown(p)}" for p in project.principles))
+        st.markdown("\n".join(f"- {render.literal(p)}" for p in project.principles))
 
     st.subheader("How to answer")
     answers = ["- **Left is better** (key 1) or **Right is better** (key 2)."]
@@ -30,8 +30,12 @@ def main() -> None:
         answers.append("- **Both bad** (key 9): neither response is acceptable.")
     if project.strength_enabled:
         answers.append(
-            "- Then, if you can tell, how much better: "
-            + ", ".join(frames.STRENGTH_LABELS.values())
+            ("- Then say" if project.strength_required else "- Then, if you can tell,")
+            + " how much better: "
+            + ", ".join(
+                f"**{frames.STRENGTH_LABELS[level]}** (key {key})"
+                for level, key in render.STRENGTH_KEYS.items()
+            )
             + "."
         )
     answers.append("- **Enter** submits. **Skip this pair** if you cannot judge it.")

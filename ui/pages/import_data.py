@@ -1,10 +1,14 @@
 """Import: upload a file of pairs and/or votes into the chosen project.
 
 Nothing is written when the file is refused; the error names the file, line and column.
+Every rater's page runs in this process, so an upload is capped (``UPLOAD_LIMIT_MB``) and
+spooled to disk, and what it expands to is capped by the import's ``MAX_BYTES``: an import
+from here peaks at about 1.5 GB of memory, whatever the file.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,6 +24,8 @@ from ui import render, session
 _AUTO = "auto"
 _NONE = "none"
 _RESULT_KEY = "import_result"
+#: The largest upload, in megabytes (the browser refuses larger files before sending them).
+UPLOAD_LIMIT_MB = 100
 
 
 def _import(store: Store, project: Project) -> None:
@@ -36,8 +42,9 @@ def _import(store: Store, project: Project) -> None:
     with tempfile.TemporaryDirectory(prefix="intentgap-upload-") as folder:
         # The upload keeps its own name, so errors name the file the admin knows.
         path = Path(folder) / Path(upload.name).name
-        path.write_bytes(upload.getvalue())
         try:
+            with path.open("wb") as spooled:
+                shutil.copyfileobj(upload, spooled)  # not getvalue(): no second copy in memory
             report = import_file(
                 store,
                 path,
@@ -51,6 +58,13 @@ def _import(store: Store, project: Project) -> None:
         except ValueError as refused:  # InputError names the file, line and column
             state[_RESULT_KEY] = ("error", f"Nothing was imported. {refused}")
             return
+        except OSError as failed:  # the upload could not be spooled to disk
+            why = failed.strerror or str(failed)
+            state[_RESULT_KEY] = (
+                "error",
+                f"Nothing was imported: the upload could not be saved ({why}).",
+            )
+            return
     state[_RESULT_KEY] = ("success", report.summary())
 
 
@@ -63,11 +77,17 @@ def main() -> None:
         return
 
     st.caption(
-        f"Into {project.name!r}. JSON Lines, CSV or Parquet; pairs (prompt, response_a, "
-        "response_b), TRL preference sets (prompt/chosen/rejected) or votes. Re-importing the "
-        "same file changes nothing."
+        f"Into {render.literal(repr(project.name))}. JSON Lines, CSV or Parquet; pairs (prompt,"
+        " response_a, response_b), TRL preference sets (prompt/chosen/rejected) or votes."
+        " Re-importing the same file changes nothing."
     )
-    st.file_uploader("File", type=["jsonl", "json", "csv", "parquet", "gz"], key="import_upload")
+    st.file_uploader(
+        "File",
+        type=["jsonl", "json", "csv", "parquet", "gz"],
+        key="import_upload",
+        max_upload_size=UPLOAD_LIMIT_MB,
+        help=f"Up to {UPLOAD_LIMIT_MB} MB; a larger set imports with `intentgap import`.",
+    )
     choices = st.columns(3)
     choices[0].selectbox("Format", (_AUTO, *FORMATS), key="import_format")
     choices[1].selectbox("Shape", (_AUTO, *SHAPES), key="import_shape")
@@ -97,7 +117,7 @@ def main() -> None:
             st.success("Imported.")
             st.code(text, language=None)
         else:
-            st.error(text)
+            st.error(render.literal(text))
 
 
 if __name__ == "__main__":  # streamlit runs a page file as __main__; importing it draws nothing

@@ -21,8 +21,8 @@ from reward.score import RewardScorer
 from reward.snapshot import SnapshotError, load_snapshot
 from ui import reward_views as views
 from ui import session
-from ui.render import safe_markdown
-from ui.widgets import capped_text
+from ui.render import literal, safe_markdown
+from ui.widgets import capped_text, table
 
 _CHECKPOINT_KEY = "inspect_checkpoint"
 _SNAPSHOT_KEY = "inspect_snapshot"
@@ -104,7 +104,7 @@ def _percent(value: float | None) -> str:
 
 def _summary(report: dict[str, Any]) -> None:
     overall, gold = report["accuracy"]["overall"], report["accuracy"]["gold"]
-    st.caption(f"{report['model_id']} on {report['n_pairs']} pairs ({report['split']}).")
+    st.caption(literal(f"{report['model_id']} on {report['n_pairs']} pairs ({report['split']})."))
     columns = st.columns(4)
     columns[0].metric("Accuracy vs votes", _percent(overall["accuracy"]))
     columns[1].metric("Agrees with votes", _percent(overall["vote_agreement"]))
@@ -127,12 +127,12 @@ def _summary(report: dict[str, Any]) -> None:
         rows = report["accuracy"][key]
         if rows:
             st.caption(caption)
-            st.dataframe(pl.DataFrame(rows), hide_index=True)
+            table(pl.DataFrame(rows))
 
 
 def _inherited(report: dict[str, Any]) -> None:
     st.subheader("The raters' blind spots, tested on the model")
-    table = views.side_by_side_table(report)
+    shown = views.side_by_side_table(report)
     if report["side_by_side"] is None:
         st.info("The snapshot holds no votes to compare the model with.")
         return
@@ -150,26 +150,28 @@ def _inherited(report: dict[str, Any]) -> None:
         st.warning(safe_markdown(shared["message"]))
     if not report["side_by_side"]["inherited"]:
         st.success("The model shares none of the raters' flagged blind spots.")
-    st.dataframe(table, hide_index=True)
+    table(shown)
 
 
 def _divergences(report: dict[str, Any]) -> None:
     st.subheader("Where the model parts from the votes")
     st.caption(safe_markdown(views.flagged_sentence(report)))
-    table = views.divergence_table(report)
-    if table.is_empty():
+    shown = views.divergence_table(report)
+    if shown.is_empty():
         st.success("No divergence found.")
         return
-    st.dataframe(table, hide_index=True)
+    table(shown)
     for row in report["divergences"][:_DETAILED]:
-        with st.expander(f"{row['kind']}: {row['pair_id']} (P(a wins) = {row['p_a']:.2f})"):
+        with st.expander(
+            literal(f"{row['kind']}: {row['pair_id']} (P(a wins) = {row['p_a']:.2f})")
+        ):
             capped_text("Prompt", row["prompt"])
             left, right = st.columns(2)
             with left:
                 capped_text("Response a", row["response_a"])
             with right:
                 capped_text("Response b", row["response_b"])
-            st.dataframe(views.divergence_votes(row), hide_index=True)
+            table(views.divergence_votes(row))
 
 
 def _attribution_view(
@@ -204,13 +206,13 @@ def _comparison(
     second = _report(
         other, info.created_at, snapshot, split, probe_pairs, confident, pairs_of=run[0]
     )
-    st.subheader(f"Against {name}")
+    st.subheader(f"Against {literal(name)}")
     left_out = ", ".join(info.config.exclude_raters) or "nobody"
     st.caption(
         f"Both scored on the same {report['n_pairs']} pairs; change = {name} minus "
         f"{report['model_id']}. {name} was trained leaving out {left_out}."
     )
-    st.dataframe(pl.DataFrame(compare(report, second)), hide_index=True)
+    table(pl.DataFrame(compare(report, second)))
 
 
 def main() -> None:
@@ -265,7 +267,7 @@ def main() -> None:
         if compared != _NO_COMPARISON and compared in checkpoints:
             _comparison(report, run, compared, checkpoints[compared])
     except (SnapshotError, RewardModelError) as problem:
-        st.error(safe_markdown(f"Nothing to show: {problem}"))
+        st.error(literal(f"Nothing to show: {problem}"))
         return
 
     _summary(report)
@@ -283,7 +285,7 @@ def main() -> None:
         "Edits that add no substance, applied to the model's loser: a reward that rises "
         "with them (flagged) has learned the surface feature."
     )
-    st.dataframe(views.probe_table(report), hide_index=True)
+    table(views.probe_table(report))
     _inherited(report)
     _divergences(report)
     _attribution_view(checkpoint, info, snapshot, report)

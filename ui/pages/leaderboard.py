@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import audit_views, cache, widgets
+from ui.render import literal
 
 _N_BOOT_KEY = "leaderboard_n_boot"
 
@@ -23,23 +24,23 @@ def main() -> None:
         key=_N_BOOT_KEY,
         help="Each replicate reweights the votes at random and refits both models.",
     )
-    board = cache.model_leaderboard(key, int(st.session_state[_N_BOOT_KEY]))
+    board, notes = cache.model_leaderboard(key, int(st.session_state[_N_BOOT_KEY]))
     if board.is_empty():
         st.info("No vote compares two named models (the pairs need model_a and model_b).")
         return
     st.caption(
         "Elo-like scores (1000 = average). The style-controlled fit adds the length and "
-        "Markdown differences of the two responses as covariates; style_shift is what a "
+        "Markdown differences of the two responses as covariates; the style shift is what a "
         "model loses (negative) or gains once they are accounted for."
     )
-    points = st.column_config.NumberColumn(format="%.0f")
-    st.dataframe(
+    for note in notes:
+        st.info(literal(f"Note: {note}."))
+    widgets.table(
         board,
-        hide_index=True,
-        column_config={
-            **{name: points for name in board.columns if "score" in name or "ci_" in name},
-            "style_shift": st.column_config.NumberColumn(format="%+.0f"),
-            "win_rate": st.column_config.NumberColumn(format="percent"),
+        formats={
+            **{name: "%.0f" for name in board.columns if "score" in name or "ci_" in name},
+            "style_shift": "%+.0f",
+            "win_rate": "percent",
         },
     )
     st.altair_chart(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from ui import render, session
+from ui import render, session, widgets
 
 
 def main() -> None:
@@ -18,14 +18,13 @@ def main() -> None:
         return
 
     st.subheader("Projects")
-    st.dataframe(
-        [{"project": p.name, "id": p.project_id, **store.counts(p.project_id)} for p in projects],
-        hide_index=True,
+    widgets.table(
+        [{"project": p.name, "id": p.project_id, **store.counts(p.project_id)} for p in projects]
     )
 
     project = session.chosen_project(store)
     if project is not None:
-        st.subheader(f"Coverage: {project.name}")
+        st.subheader(f"Coverage: {render.literal(project.name)}")
         st.caption(f"Work pairs by number of votes (each pair needs {project.overlap_k}).")
         counters = store.coverage(project.project_id)
         coverage = render.coverage_histogram(
@@ -34,14 +33,14 @@ def main() -> None:
             project.overlap_k,
         )
         st.bar_chart(coverage, x="votes", y="pairs", horizontal=True, sort=False, height=220)
-        st.dataframe(coverage, hide_index=True)
+        widgets.table(coverage)
 
         st.subheader("Recent activity")
         recent = render.recent_activity(store.recent_judgments(project.project_id, 20))
         if recent.is_empty():
             st.caption("No votes yet.")
         else:
-            st.dataframe(recent, hide_index=True)
+            widgets.table(recent)
 
 
 if __name__ == "__main__":  # streamlit runs a page file as __main__; importing it draws nothing

@@ -44,6 +44,7 @@ def _save(store: Store, project: Project) -> None:
         overlap_k=int(value("overlap_k")),
         gold_rate=float(value("gold_rate")),
         strength_enabled=bool(value("strength_enabled")),
+        strength_required=bool(value("strength_required")),
         tie_allowed=bool(value("tie_allowed")),
         both_bad_allowed=bool(value("both_bad_allowed")),
         rationale_required=bool(value("rationale_required")),
@@ -59,7 +60,7 @@ def main() -> None:
     st.title("Project settings")
     notice = st.session_state.pop(_NOTICE_KEY, None)
     if notice is not None:
-        (st.success if notice[0] == "success" else st.error)(notice[1])
+        (st.success if notice[0] == "success" else st.error)(render.literal(notice[1]))
 
     creating = st.expander("Create a project", expanded=not store.projects())
     with creating, st.form("project_create_form", clear_on_submit=True):
@@ -71,8 +72,10 @@ def main() -> None:
     if project is None:
         return
 
-    st.subheader(project.name)
-    st.caption(f"Id: {project.project_id}" + (" · demo project" if project.is_demo else ""))
+    st.subheader(render.literal(project.name))
+    st.caption(
+        render.literal(f"Id: {project.project_id}") + (" · demo project" if project.is_demo else "")
+    )
     with st.form("project_edit_form"):
         st.text_input("Name", value=project.name, key=_edit_key("name", project))
         st.text_area(
@@ -114,21 +117,27 @@ def main() -> None:
             key=_edit_key("reclaim_minutes", project),
             help="An unanswered pair goes back to the pool after this long.",
         )
-        switches = st.columns(4)
+        switches = st.columns(5)
         switches[0].toggle(
             "Ask strength",
             value=project.strength_enabled,
             key=_edit_key("strength_enabled", project),
         )
         switches[1].toggle(
-            "Allow tie", value=project.tie_allowed, key=_edit_key("tie_allowed", project)
+            "Require strength",
+            value=project.strength_required,
+            key=_edit_key("strength_required", project),
+            help="A left/right vote is saved only with how much better (keys S, D, F).",
         )
         switches[2].toggle(
+            "Allow tie", value=project.tie_allowed, key=_edit_key("tie_allowed", project)
+        )
+        switches[3].toggle(
             "Allow 'both bad'",
             value=project.both_bad_allowed,
             key=_edit_key("both_bad_allowed", project),
         )
-        switches[3].toggle(
+        switches[4].toggle(
             "Require rationale",
             value=project.rationale_required,
             key=_edit_key("rationale_required", project),

@@ -1,6 +1,7 @@
 """Raters: create one and hand out their sign-in link, reset a link, deactivate a rater.
 
-A token is shown once, right after it is made: the store keeps only its hash.
+A link is shown once, on the page run right after it is made, and then forgotten: the store
+keeps only its hash, and the page state no longer holds it. A link signs in once.
 """
 
 from __future__ import annotations
@@ -29,17 +30,16 @@ def _create(store: Store) -> None:
 
 def _reset(store: Store, rater_id: str) -> None:
     st.session_state[_NEW_LINK_KEY] = (rater_id, store.reset_token(rater_id))
-    st.session_state[_NOTICE_KEY] = ("success", f"The old link of {rater_id} no longer works.")
+    st.session_state[_NOTICE_KEY] = (
+        "success",
+        f"The old link of {rater_id} no longer works, and {rater_id} is signed out everywhere.",
+    )
 
 
 def _set_active(store: Store, rater_id: str, active: bool) -> None:
     store.set_rater_active(rater_id, active)
     what = "can sign in again" if active else "can no longer sign in"
     st.session_state[_NOTICE_KEY] = ("success", f"{rater_id} {what}.")
-
-
-def _hide_link() -> None:
-    st.session_state.pop(_NEW_LINK_KEY, None)
 
 
 def main() -> None:
@@ -49,15 +49,16 @@ def main() -> None:
     if notice is not None:
         (st.success if notice[0] == "success" else st.error)(notice[1])
 
-    new_link = st.session_state.get(_NEW_LINK_KEY)
+    new_link = st.session_state.pop(_NEW_LINK_KEY, None)  # shown this once, then gone
     if new_link is not None:
         rater_id, token = new_link
         with st.container(border=True):
             st.markdown(
-                f"**Sign-in link for {rater_id}.** Copy it now: it is shown only this once."
+                f"**Sign-in link for {rater_id}.** Copy it now: it is shown only this once,"
+                " and it signs in once."
             )
             st.code(auth.sign_in_link(st.context.url, token), language=None)
-            st.button("Done, hide the link", key="raters_hide_link", on_click=_hide_link)
+            st.button("Done, hide the link", key="raters_hide_link")
 
     with st.form("raters_create_form", clear_on_submit=True):
         st.subheader("New rater")

@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from ui import audit_views, cache, widgets
+from ui.render import literal
 
 _SORT_KEY = "raters_audit_sort"
 _RATER_KEY = "raters_audit_rater"
@@ -29,18 +30,31 @@ def main() -> None:
     st.selectbox("Sort raters by", list(_SORTS), format_func=_SORTS.__getitem__, key=_SORT_KEY)
     by = str(st.session_state[_SORT_KEY])
     shown = table.sort(by, descending=by in ("flagged", "n"), nulls_last=True)
-    st.dataframe(shown, hide_index=True)
+    widgets.table(
+        shown,
+        formats={
+            "consensus_accuracy": "percent",
+            "gold_accuracy": "percent",
+            "ds_accuracy": "percent",
+            "tie_rate": "percent",
+            "median_seconds": "%.0f",
+        },
+    )
 
     rater = st.selectbox("Rater", shown["rater_id"].to_list(), key=_RATER_KEY)
     if rater is None:
         return
-    st.subheader(f"Blind spots of {rater}")
+    st.subheader(f"Blind spots of {literal(rater)}")
     everything = st.toggle("Show every test, not only the flagged ones", key=_ALL_KEY)
     mine = findings.filter(pl.col("rater_id") == rater)
+    # A check that could not be fitted for this rater is a note, not a finding to read.
+    for untested in mine.filter(pl.col("p_value").is_nan()).get_column("message"):
+        st.caption(literal(untested))
+    mine = mine.filter(pl.col("p_value").is_not_nan())
     if not everything:
         mine = mine.filter(pl.col("flagged"))
     if mine.is_empty():
-        st.success(f"No blind spot flagged for {rater}.")
+        st.success(f"No blind spot flagged for {literal(rater)}.")
     for finding in mine.iter_rows(named=True):
         widgets.finding_card(finding)
 

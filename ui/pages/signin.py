@@ -1,47 +1,43 @@
-"""The sign-in page: a rater's personal link or token, or the admin password."""
+"""The sign-in page: a rater's personal link or token, or the admin password; in a workspace
+that holds only the demo, also the demo's raters, one button each."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from data.store import Store
-from data.workspace import Workspace
 from ui import auth, session
 
 
 def _sign_in_with_token(store: Store) -> None:
-    typed = str(st.session_state.get("signin_token", ""))
-    rater = store.rater_for_token(auth.token_from_input(typed))
-    if rater is None:
-        st.session_state[session.ERROR_KEY] = (
-            "That token does not sign anyone in. Check it and retry."
-        )
-    else:
-        auth.sign_in_rater(st.session_state, rater)
+    session.sign_in_with_token(store, str(st.session_state.get("signin_token", "")))
 
 
-def _sign_in_as_admin() -> None:
-    typed = str(st.session_state.get("signin_password", ""))
-    if auth.password_matches(typed, session.admin_password()):
-        auth.sign_in_admin(st.session_state)
-    else:
-        st.session_state[session.ERROR_KEY] = "Wrong admin password."
+def _sign_in_as_admin(store: Store) -> None:
+    session.sign_in_as_admin(store, str(st.session_state.get("signin_password", "")))
 
 
 def _demo_help(store: Store, password: auth.PasswordSource | None) -> None:
-    if not any(project.is_demo for project in store.projects()):
-        return
+    if not session.demo_only(store):
+        return  # real projects here: the demo's raters are not offered to whoever comes by
     with st.container(border=True):
         st.subheader("Demo: how to sign in")
         if password is not None:
             st.markdown(f"**Admin:** the password is in {password.where}.")
-        tokens = auth.demo_raters(Workspace.resolve().demo_raters_file)
-        if tokens:
-            st.markdown("**Raters:** open one of these personal links.")
-        for rater, token in tokens.items():
-            link = auth.sign_in_link(st.context.url, token)
-            st.markdown(f"[Sign in as {rater}]({link})")
-            st.code(link, language=None)
+        raters = store.demo_raters()
+        if raters:
+            st.markdown(
+                "**Raters:** pick one. This workspace holds only the demo, so anyone who"
+                " reaches it may label it; these raters can label nothing else."
+            )
+        with st.container(horizontal=True):
+            for rater in raters:
+                st.button(
+                    f"Sign in as {rater}",
+                    key=f"signin_demo_{rater}",
+                    on_click=session.sign_in_as_demo_rater,
+                    args=(store, rater),
+                )
 
 
 def main() -> None:
@@ -66,7 +62,10 @@ def main() -> None:
             )
         st.text_input("Admin password", key="signin_password", type="password")
         st.form_submit_button(
-            "Sign in as admin", on_click=_sign_in_as_admin, disabled=password is None
+            "Sign in as admin",
+            on_click=_sign_in_as_admin,
+            args=(store,),
+            disabled=password is None,
         )
     _demo_help(store, password)
 

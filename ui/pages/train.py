@@ -18,7 +18,7 @@ from reward.job import TrainingJob
 from reward.snapshot import SnapshotError, load_snapshot
 from ui import session
 from ui.cache import training_jobs
-from ui.render import safe_markdown
+from ui.render import literal
 from ui.reward_views import field_help
 
 _SNAPSHOT_KEY = "train_snapshot"
@@ -162,11 +162,13 @@ def _progress(job: TrainingJob, was_running: bool) -> None:
     """The run's state; redrawn every ``_POLL_SECONDS`` while it goes."""
     latest = job.latest
     if job.error is not None:
-        st.error(f"The run failed: {job.error}")
+        st.error(literal(f"The run failed: {job.error}"))
     elif job.result is not None and job.result.complete:
         epochs = job.result.metrics.get("epochs") or [{}]
         accuracy = epochs[-1].get("eval_accuracy", math.nan)
-        st.success(f"Done: checkpoint {job.folder.name} (held-out accuracy {accuracy:.3f}).")
+        st.success(
+            literal(f"Done: checkpoint {job.folder.name} (held-out accuracy {accuracy:.3f}).")
+        )
     elif job.result is not None:
         st.warning(
             f"Stopped with its state saved; resume it with: intentgap train "
@@ -193,7 +195,7 @@ def main() -> None:
     st.title("Train a reward model")
     error = st.session_state.pop(_ERROR_KEY, None)
     if error:
-        st.error(error)
+        st.error(literal(error))
     notice = st.session_state.pop(_NOTICE_KEY, None)
     if notice:
         st.success(notice)
@@ -219,7 +221,7 @@ def main() -> None:
     try:
         raters = _raters(str(chosen), (chosen / MANIFEST_FILE).stat().st_mtime_ns)
     except SnapshotError as problem:
-        st.error(safe_markdown(f"This snapshot cannot be trained on: {problem}"))
+        st.error(literal(f"This snapshot cannot be trained on: {problem}"))
         return
     _settings_form(busy=bool(running), raters=raters)
 

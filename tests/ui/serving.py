@@ -1,0 +1,113 @@
+"""Serving the real app to a browser test: a workspace, a process, a port of its own, a log.
+
+``serve(workspace, how=...)`` starts ``streamlit run app.py`` (as ``tests/ui/test_browser.py``
+does) or ``intentgap serve`` (server.py: the app with its sign-in routes, security headers and
+error page), waits until it answers, and stops it afterwards. Everything the server prints goes
+to ``Served.log``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from playwright.sync_api import Page, expect
+
+from data.workspace import ENV_VAR, Workspace
+from tests.ui.conftest import ADMIN_PASSWORD, REPO
+from tests.ui.test_browser import Served, free_port, wait_until_up
+from ui import auth
+
+# Five people share two cores here: a page may take seconds to answer, never minutes.
+expect.set_options(timeout=20_000)
+
+
+@dataclass
+class Logged(Served):
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def _command(how: Literal["streamlit", "intentgap"], workspace: Workspace, port: int) -> list[str]:
+    if how == "intentgap":
+        return [
+            sys.executable, "-c", "import cli, sys; sys.exit(cli.main(sys.argv[1:]))",
+            "serve", "--workspace", str(workspace.root), "--port", str(port),
+            "--address", "127.0.0.1",
+        ]  # fmt: skip
+    return [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+
+
+@contextmanager
+def serve(
+    workspace: Workspace,
+    tokens: dict[str, str],
+    log: Path,
+    how: Literal["streamlit", "intentgap"] = "streamlit",
+) -> Iterator[Logged]:
+    port = free_port()
+    env = {**os.environ, ENV_VAR: str(workspace.root), auth.ADMIN_PASSWORD_ENV: ADMIN_PASSWORD}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            _command(how, workspace, port), cwd=REPO, env=env, stdout=out, stderr=out
+        )
+        served = Logged(f"http://127.0.0.1:{port}", workspace, tokens, process, log)
+        try:
+            wait_until_up(served)
+            yield served
+        finally:
+            served.stop()
+
+
+def sign_in_as_admin(page: Page, url: str) -> None:
+    page.goto(url)
+    page.get_by_label("Admin password").fill(ADMIN_PASSWORD, timeout=30_000)  # a cold start
+    page.get_by_role("button", name="Sign in as admin").click()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+def open_page(page: Page, title: str) -> None:
+    """Follow the sidebar link to a page and wait for its heading."""
+    page.get_by_role("link", name=title, exact=True).click()
+    heading = page.get_by_role("heading", name=re.compile(title, re.IGNORECASE)).first
+    expect(heading).to_be_visible()
+
+
+def settled(page: Page) -> None:
+    """Wait until the app's script has finished its run: until then the page may still hold
+    the previous run's elements (two Submit buttons, one of them stale)."""
+    expect(
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    ).to_have_count(1)
+    page.wait_for_timeout(200)  # the last deltas of the run are drawn
+
+
+def press_until(page: Page, key: str, shown: str, tries: int = 3) -> None:
+    """Press ``key`` until ``shown`` appears. A key pressed while Streamlit is still binding
+    the button's shortcut (seconds, on a busy machine) is lost; pressing again is harmless
+    here because every key this is used for does nothing twice."""
+    for _ in range(tries - 1):
+        page.keyboard.press(key)
+        try:
+            expect(page.get_by_text(shown)).to_be_visible(timeout=5_000)
+            return
+        except AssertionError:
+            continue
+    page.keyboard.press(key)
+    expect(page.get_by_text(shown)).to_be_visible()
