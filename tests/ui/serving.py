@@ -25,9 +25,6 @@ from tests.ui.conftest import ADMIN_PASSWORD, REPO
 from tests.ui.test_browser import Served, free_port, wait_until_up
 from ui import auth
 
-# Five people share two cores here: a page may take seconds to answer, never minutes.
-expect.set_options(timeout=20_000)
-
 
 @dataclass
 class Logged(Served):

@@ -28,6 +28,10 @@ from tests.conftest import toy_pairs
 from tests.ui.conftest import ADMIN_PASSWORD, REPO, TOY
 from ui import auth, render
 
+# A loaded machine (CI shares its cores) may take seconds to draw a page, never minutes: every
+# browser test waits up to 20 s for what it expects (Playwright's default is 5 s).
+expect.set_options(timeout=20_000)
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",

@@ -59,7 +59,8 @@ def signed_in(browser: Browser, served: Logged, width: int = 1366, height: int =
 def switch_project(page: Page, name: str) -> None:
     page.get_by_role("combobox", name="Project").click()
     page.get_by_role("option", name=name).click()
-    expect(page.get_by_text(name, exact=True).last).to_be_visible()
+    # The page's own header names the project once the page has been drawn for it.
+    expect(page.get_by_role("main").get_by_text(name, exact=True)).to_be_visible()
     settled(page)
 
 
@@ -107,6 +108,10 @@ def test_on_a_laptop_screen_texts_and_choices_show_without_scrolling(
             box = button(page, label).bounding_box()  # type: ignore[attr-defined]
             assert box is not None and box["y"] + box["height"] <= 768, (round_, label, box)
         assert page.evaluate("window.scrollY") == 0
+        for heading in ("Prompt", "Left", "Right"):  # each box shows its text's start
+            expect(page.get_by_role("heading", name=heading)).to_be_in_viewport()
+        for key in ("label_prompt", "label_Left", "label_Right"):
+            assert page.evaluate(f"document.querySelector('.st-key-{key}').scrollTop") == 0
         # The long texts scroll in their own boxes, not the page.
         assert page.evaluate(
             "document.querySelector('.st-key-label_Left').scrollHeight"

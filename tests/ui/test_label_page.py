@@ -26,6 +26,12 @@ def shown_pair(at: AppTest) -> str:
     return str(at.session_state["label_current"]["shown"][0])
 
 
+def under(at: AppTest, heading: str) -> str:
+    """The text shown under a box's heading ("Prompt", "Left", "Right")."""
+    values = [m.value for m in at.markdown]
+    return str(values[values.index(f"###### {heading}") + 1])
+
+
 def saved_votes(app_workspace: AppWorkspace) -> pl.DataFrame:
     with app_workspace.released() as store:
         return store.judgments()
@@ -41,8 +47,7 @@ def test_a_rater_labels_a_pair_and_the_vote_is_stored_as_seen(
 ) -> None:
     at = rater_app(app_workspace)
     pair = shown_pair(at)
-    assert [c.value for c in at.caption][:2] == ["Left", "Right"]
-    left_text = at.markdown[3].value  # project name, guidelines (popover), prompt, left, right
+    left_text = under(at, "Left")
     at = click(click(at, "Left is better"), "much better")
     at.pills(key=f"label_principles_{pair}_0").set_value(["honesty"])
     at.text_area(key=f"label_rationale_{pair}_0").input("More honest.")
@@ -161,7 +166,7 @@ def test_model_output_is_shown_as_text(
         )
     at = rater_app(app_workspace)
     at.sidebar.selectbox[0].set_value("xss").run()
-    assert [m.value for m in at.markdown[3:5]] == [shown, shown]  # after name, guidelines, prompt
+    assert [under(at, "Left"), under(at, "Right")] == [shown, shown]
     assert all(not m.proto.allow_html for m in at.markdown)
 
 
@@ -247,7 +252,7 @@ def test_to_go_counts_the_hidden_gold_items_too(app_workspace: AppWorkspace) -> 
     at = rater_app(app_workspace)
     at.sidebar.selectbox[0].set_value("gold").run()
     shown = []
-    for judged in range(6):  # 4 work pairs and the 2 gold ones, each counted
+    for _ in range(6):  # 4 work pairs and the 2 gold ones, each counted
         shown.append(at.progress[0].proto.text)
         at = click(click(at, "Left is better"), "Submit")
     assert shown == [f"{judged} judged · {6 - judged} to go" for judged in range(6)]

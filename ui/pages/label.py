@@ -121,13 +121,21 @@ def _show_text(text: str | None) -> None:
 
 
 def _notice(last: bool) -> None:
-    """The outcome of the last click; after the last pair there is no next one to promise."""
+    """The outcome of the last click; after the last pair there is no next one to promise.
+
+    Drawn in a slot that is there with or without a notice, so every element below keeps its
+    place from one run to the next: the browser updates the buttons in place instead of
+    showing the old and the new ones together while the page is redrawn."""
+    slot = st.empty()
     notice = st.session_state.pop(_NOTICE_KEY, None)
     if notice is not None:
         kind, text = notice
         if last:
             text = text.replace(" Here is the next pair.", "")
-        {"success": st.success, "error": st.error, "info": st.info}[kind](text)
+        # Literal: a message may quote an imported name (the file a vote came from).
+        {"success": slot.success, "error": slot.error, "info": slot.info}[kind](
+            render.literal(text)
+        )
 
 
 def _submission_id(assignment: Assignment) -> str:
@@ -145,14 +153,19 @@ def _submission_id(assignment: Assignment) -> str:
 
 
 def _show_pair(pair: dict[str, Any], assignment: Assignment) -> None:
+    # Plain captions, not st.chat_message: a box holding chat messages scrolls itself to its
+    # end, and the rater should see where the prompt starts.
+    turns = render.conversation(pair.get("prompt") or "", pair.get("prompt_messages"))
     with st.container(height=_PROMPT_HEIGHT, border=True, key="label_prompt"):
-        for turn in render.conversation(pair.get("prompt") or "", pair.get("prompt_messages")):
-            with st.chat_message(turn.role):
-                _show_text(turn.content)
+        st.markdown("###### Prompt")
+        for turn in turns:
+            if len(turns) > 1:
+                st.caption(render.literal(turn.role.capitalize()))
+            _show_text(turn.content)
     sides = render.sides(assignment.shown_left)
     for column, side, heading in zip(st.columns(2), sides, ("Left", "Right"), strict=True):
         with column.container(height=_RESPONSE_HEIGHT, border=True, key=f"label_{heading}"):
-            st.caption(heading)
+            st.markdown(f"###### {heading}")
             _show_text(pair.get(f"response_{side}"))
 
 
@@ -223,7 +236,7 @@ def _details(project: Project, assignment: Assignment) -> None:
 
 def _header(project: Project, judged: int, to_go: int) -> None:
     """The project, how far the rater is, and the guidelines, in one line."""
-    name, bar, guide = st.columns([2, 6, 1], vertical_alignment="center")
+    name, bar, guide = st.columns([2, 5, 2], vertical_alignment="center")
     name.markdown(f"**{render.literal(project.name)}**")
     bar.progress(judged / max(judged + to_go, 1), text=f"{judged} judged · {to_go} to go")
     with guide.popover("Guidelines", icon=":material/menu_book:"):
