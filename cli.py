@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import secrets
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
@@ -142,10 +141,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "minimal",  # no "Deploy" button: this app is served, not published
     ]
     print(f"intentgap on http://{args.address}:{args.port} (workspace {workspace.root})")
-    try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 0
+    sys.stdout.flush()
+    # Become the server rather than its parent: a stop signal (systemd, a test, kill) then
+    # reaches the process that holds the database, instead of orphaning it.
+    os.execve(sys.executable, command, env)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -9,10 +9,7 @@ stops.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,11 +17,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from data.store import Store
-from data.workspace import ENV_VAR, Workspace
+from data.workspace import Workspace
 from tests.conftest import toy_pairs
-from tests.ui.conftest import ADMIN_PASSWORD, REPO, TOY
-from tests.ui.test_browser import Served, browser, free_port, wait_until_up
-from ui import auth
+from tests.ui.conftest import ADMIN_PASSWORD, TOY
+from tests.ui.serving import Logged, serve
+from tests.ui.test_browser import browser
 
 __all__ = ["browser"]  # the chromium fixture, shared with test_browser.py
 
@@ -36,37 +33,21 @@ WAIT = 30_000
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    """The toy project (3 pairs) and raters r1, r2, served by ``server.py``; the server's
-    output goes to ``server.log`` beside the workspace."""
+def served(tmp_path: Path) -> Iterator[Logged]:
+    """The toy project (3 pairs) and raters r1, r2, served by ``intentgap serve``
+    (``server.py``); the server's output goes to ``server.log`` beside the workspace."""
     workspace = Workspace(tmp_path / "workspace").create()
     with Store(workspace.database) as store:
         store.save_project(TOY)
         store.import_frames(toy_pairs(3), None, TOY.project_id)
         tokens = {rater: store.add_rater(rater) for rater in ("r1", "r2")}
-    port = free_port()
-    env = {**os.environ, ENV_VAR: str(workspace.root), auth.ADMIN_PASSWORD_ENV: ADMIN_PASSWORD}
-    command = [
-        sys.executable, "-m", "streamlit", "run", "server.py",
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    with (tmp_path / "server.log").open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
-    app = Served(f"http://127.0.0.1:{port}", workspace, tokens, process)
-    try:
-        wait_until_up(app)
+    with serve(workspace, tokens, tmp_path / "server.log", how="intentgap") as app:
         yield app
-    finally:
-        app.stop()
 
 
-def server_log(served: Served) -> str:
+def server_log(served: Logged) -> str:
     served.stop()
-    return (served.workspace.root.parent / "server.log").read_text(errors="replace")
+    return served.log_text()
 
 
 def on_the_sign_in_page(page: Page) -> None:
@@ -90,7 +71,7 @@ def sign_in_as_admin(page: Page, url: str, password: str) -> None:
 
 
 def test_a_reload_keeps_the_rater_while_back_after_sign_out_signs_nobody_in(
-    browser: Browser, served: Served
+    browser: Browser, served: Logged
 ) -> None:
     page = browser.new_page()
     link = f"{served.url}/?token={served.tokens['r1']}"
@@ -119,7 +100,7 @@ def test_a_reload_keeps_the_rater_while_back_after_sign_out_signs_nobody_in(
 
 
 def test_a_reset_ends_a_session_open_elsewhere_and_its_next_submit_is_refused(
-    browser: Browser, served: Served
+    browser: Browser, served: Logged
 ) -> None:
     rater = browser.new_context().new_page()
     rater.goto(f"{served.url}/?token={served.tokens['r1']}")
@@ -141,7 +122,7 @@ def test_a_reset_ends_a_session_open_elsewhere_and_its_next_submit_is_refused(
 
 
 def test_failed_sign_ins_are_throttled_and_logged_without_the_secret(
-    browser: Browser, served: Served
+    browser: Browser, served: Logged
 ) -> None:
     page = browser.new_page()
     guesses = [f"guess-{k}-hunter2" for k in range(5)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from data.store import Store
-from ui import auth, render, session
+from ui import auth, render, session, widgets
 
 _NEW_LINK_KEY = "raters_new_link"
 _NOTICE_KEY = "raters_notice"
@@ -68,7 +68,7 @@ def main() -> None:
 
     raters = store.raters()
     st.subheader("All raters")
-    st.dataframe(raters, hide_index=True)
+    widgets.table(raters)
 
     humans = raters.filter(kind="human")
     if not humans.is_empty():
