@@ -22,7 +22,7 @@ from playwright.sync_api import Page, expect
 
 from data.workspace import ENV_VAR, Workspace
 from tests.ui.conftest import ADMIN_PASSWORD, REPO
-from tests.ui.test_browser import Served, free_port, wait_until_up
+from tests.ui.test_browser import Served, free_port, press_until, settled, wait_until_up
 from ui import auth
 
 
@@ -86,25 +86,4 @@ def open_page(page: Page, title: str) -> None:
     expect(heading).to_be_visible()
 
 
-def settled(page: Page) -> None:
-    """Wait until the app's script has finished its run: until then the page may still hold
-    the previous run's elements (two Submit buttons, one of them stale)."""
-    expect(
-        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    ).to_have_count(1)
-    page.wait_for_timeout(200)  # the last deltas of the run are drawn
-
-
-def press_until(page: Page, key: str, shown: str, tries: int = 3) -> None:
-    """Press ``key`` until ``shown`` appears. A key pressed while Streamlit is still binding
-    the button's shortcut (seconds, on a busy machine) is lost; pressing again is harmless
-    here because every key this is used for does nothing twice."""
-    for _ in range(tries - 1):
-        page.keyboard.press(key)
-        try:
-            expect(page.get_by_text(shown)).to_be_visible(timeout=5_000)
-            return
-        except AssertionError:
-            continue
-    page.keyboard.press(key)
-    expect(page.get_by_text(shown)).to_be_visible()
+__all__ = ["Logged", "open_page", "press_until", "serve", "settled", "sign_in_as_admin"]

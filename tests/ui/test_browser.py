@@ -135,6 +135,30 @@ def served(tmp_path: Path) -> Iterator[Served]:
         app.stop()
 
 
+def settled(page: Page) -> None:
+    """Wait until the app's script has finished its run: until then the page may still hold
+    the previous run's elements (two Submit buttons, one of them stale)."""
+    expect(
+        page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    ).to_have_count(1)
+    page.wait_for_timeout(200)  # the last deltas of the run are drawn
+
+
+def press_until(page: Page, key: str, shown: str, tries: int = 3) -> None:
+    """Press ``key`` until ``shown`` appears. A key pressed while Streamlit is still binding
+    the button's shortcut (seconds, on a busy machine) is lost; pressing again is harmless
+    here because every key this is used for does nothing twice."""
+    for _ in range(tries - 1):
+        page.keyboard.press(key)
+        try:
+            expect(page.get_by_text(shown)).to_be_visible(timeout=5_000)
+            return
+        except AssertionError:
+            continue
+    page.keyboard.press(key)
+    expect(page.get_by_text(shown)).to_be_visible()
+
+
 def progress(page: Page, judged: int, to_go: int) -> None:
     expect(page.get_by_text(f"{judged} judged · {to_go} to go")).to_be_visible()
 
@@ -149,9 +173,11 @@ def test_a_rater_labels_three_pairs_with_the_keyboard_only(
     submit = page.get_by_role("button", name=re.compile(r"^Submit"))
     keys = ["1", "2", "0"]
     for judged, key in enumerate(keys):
+        settled(page)  # a key pressed mid-run may reach the previous run's stale buttons
         expect(submit).to_be_disabled()
         page.keyboard.press(key)
         expect(submit).to_be_enabled()
+        settled(page)
         page.keyboard.press("Enter")
         progress(page, judged + 1, len(keys) - judged - 1)
     expect(page.get_by_text("All done")).to_be_visible()
@@ -171,9 +197,11 @@ def test_a_double_click_on_submit_saves_one_vote(browser: Browser, served: Serve
     page = browser.new_page()
     page.goto(f"{served.url}/?token={served.tokens['r1']}")
     progress(page, 0, 3)
+    settled(page)
     page.get_by_role("button", name=re.compile(r"^Left is better")).click()
     submit = page.get_by_role("button", name=re.compile(r"^Submit"))
     expect(submit).to_be_enabled()
+    settled(page)
     submit.dblclick()
     progress(page, 1, 2)
     page.wait_for_timeout(1500)  # let a second submission, if any, land before counting
@@ -198,8 +226,10 @@ def test_digits_and_enter_typed_in_the_rationale_stay_text(
     page.wait_for_timeout(1500)
     expect(submit).to_be_disabled()  # no digit chose a side
     progress(page, 0, 3)  # and Enter submitted nothing
+    settled(page)
     page.keyboard.press("2")
     expect(submit).to_be_enabled()
+    settled(page)
     page.keyboard.press("Enter")
     progress(page, 1, 2)
 
