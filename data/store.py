@@ -311,6 +311,10 @@ class Store:
         self.path = Path(path) if str(path) != ":memory:" else None
         self._write_lock = threading.Lock()
         self._seen: dict[str, set[str]] | None = None  # loaded on first use
+        self._import_lock = threading.Lock()  # imports run one at a time, beside the writes
+        #: Tests only: called inside an import's open transaction, its rows written, just
+        #: before it takes the write lock to commit (a test pauses the import here).
+        self._before_import_commit: Callable[[], None] | None = None
         self._broken = False  # a fatal error invalidated the connection: reopen before use
         self._con = self._connect()
         try:
@@ -664,76 +668,147 @@ class Store:
             .with_columns(pl.col("is_gold").fill_null(False), pl.col("round").fill_null(0))
             .with_row_index(_ROW)
         )
-        with self._write() as cur:
-            if self.project(project_id) is None:
-                if not create_project:
-                    raise ValueError(f"no project {project_id!r}; create it first")
-                _save_project(cur, Project(project_id, project_id))
-            # Arrow string views share polars' buffers: the default large strings copy them all.
-            cur.register("incoming_pairs", pairs.to_arrow(compat_level=_ARROW_VIEWS))
-            cur.register("incoming_judgments", judgments.to_arrow(compat_level=_ARROW_VIEWS))
-            _refuse_import_conflicts(cur)
-            # Existing rows are filtered out with anti-joins and the rest inserted plainly:
-            # ON CONFLICT against million-row unique indexes costs twice as long.
-            pair_columns = ", ".join(frames.PAIRS)
-            pairs_new = _inserted(
-                cur,
-                f"INSERT INTO pairs ({pair_columns}, imported_at)"
-                f" SELECT {_prefixed('i', frames.PAIRS)}, now() FROM incoming_pairs i"
-                " ANTI JOIN pairs p USING (pair_id)",
+        with self._import_lock:  # one import at a time: two would only clash with each other
+            counts = self._import_beside_raters(
+                pairs, judgments, project_id, source_raters, create_project
             )
-            cur.execute(
-                "INSERT INTO coverage (pair_id, project_id, is_gold, shuffle)"
-                " SELECT i.pair_id, i.project_id, i.is_gold, hash(i.pair_id)"
-                " FROM incoming_pairs i ANTI JOIN coverage c USING (pair_id)"
-            )
-            missing = [
-                r[0]
-                for r in cur.execute(
-                    "SELECT DISTINCT j.pair_id FROM incoming_judgments j"
-                    " ANTI JOIN pairs p USING (pair_id) ORDER BY 1"
-                ).fetchall()
-            ]
-            if missing:
-                raise MissingPairsError(missing)
-            rater_ids = judgments["rater_id"].drop_nulls().unique().sort().to_list()
-            cur.register(
-                "incoming_raters",
-                pl.DataFrame({"rater_id": rater_ids}, schema={"rater_id": pl.String()})
-                .with_columns(
-                    kind=pl.when(pl.col("rater_id").is_in(list(source_raters)))
-                    .then(pl.lit("source"))
-                    .otherwise(pl.lit("human"))
+            if counts is not None:
+                return counts
+            # It clashed with a write that committed meanwhile (a vote, a claim, a rater): do
+            # it again under the write lock, which gives the result and the messages that a
+            # run without company would.
+            with self._write() as cur:
+                counts = self._import_rows(
+                    cur, pairs, judgments, project_id, source_raters, create_project
                 )
-                .to_arrow(),
-            )
-            raters_new = _inserted(
-                cur,
-                "INSERT INTO raters (rater_id, name, kind)"
-                " SELECT i.rater_id, i.rater_id, i.kind FROM incoming_raters i"
-                " ANTI JOIN raters r USING (rater_id)",
-            )
-            cur.unregister("incoming_raters")
-            self._seen = None  # reloaded on next use, with the imported votes
-            judgments_new = _inserted(
-                cur,
-                f"INSERT INTO judgments ({', '.join(frames.JUDGMENTS)})"
-                f" SELECT {_prefixed('i', frames.JUDGMENTS)} FROM incoming_judgments i"
-                " ANTI JOIN judgments j USING (submission_id)"
-                " ANTI JOIN judgments k"
-                " ON i.rater_id = k.rater_id AND i.pair_id = k.pair_id AND i.round = k.round",
-            )
-            if judgments_new:
-                cur.execute(
-                    "UPDATE coverage SET n_done = counted.n FROM ("
-                    "  SELECT j.pair_id, count(*)::INTEGER AS n FROM judgments j"
-                    "  SEMI JOIN (SELECT DISTINCT pair_id FROM incoming_judgments) i"
-                    "   USING (pair_id)"
-                    "  WHERE j.rater_id IN (SELECT rater_id FROM raters WHERE kind = 'human')"
-                    "  GROUP BY j.pair_id) counted"
-                    " WHERE coverage.pair_id = counted.pair_id"
+                if counts.judgments_new:
+                    _register_vote_counts(cur)
+                    _update_vote_counts(cur)
+                self._seen = None  # reloaded on next use, with the imported votes
+            return counts
+
+    def _import_beside_raters(
+        self,
+        pairs: pl.DataFrame,
+        judgments: pl.DataFrame,
+        project_id: str,
+        source_raters: Sequence[str],
+        create_project: bool,
+    ) -> ImportCounts | None:
+        """The import in a transaction of its own cursor, without the write lock, so that
+        raters' votes and claims go on meanwhile (DuckDB's appends from two transactions do
+        not block each other). Only the coverage counts and the COMMIT take the lock: a
+        concurrent update of a coverage row would abort a rater's vote, and the seen sets
+        must be dropped before any claim can see the imported votes.
+
+        Returns None, with nothing written, when a concurrent write clashed with this one:
+        DuckDB refuses the second of two transactions that write the same key (at INSERT or
+        at COMMIT) or update a row that the other changed.
+        """
+        with self._write_lock:
+            self._reopen_if_broken()
+            cur = self._con.cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                counts = self._import_rows(
+                    cur, pairs, judgments, project_id, source_raters, create_project
                 )
-            cur.unregister("incoming_pairs")
+                if counts.judgments_new:
+                    # Counted in this transaction's snapshot: a vote committed since then
+                    # also updated its pair's coverage row, so the UPDATE below aborts.
+                    _register_vote_counts(cur)
+                if self._before_import_commit is not None:
+                    self._before_import_commit()
+                with self._write_lock:
+                    if counts.judgments_new:
+                        _update_vote_counts(cur)
+                    cur.execute("COMMIT")  # if this fails, DuckDB has rolled back already
+                    self._seen = None  # reloaded on next use, with the imported votes
+                return counts
+            except BaseException:
+                _roll_back(cur)
+                raise
+        except (duckdb.TransactionException, duckdb.ConstraintException):
+            return None
+        except duckdb.Error as error:
+            with self._write_lock:
+                self._seen = None
+                self._broken = self._broken or isinstance(error, duckdb.FatalException)
+            raise self._named(error) from None
+        finally:
+            cur.close()
+
+    def _import_rows(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        pairs: pl.DataFrame,
+        judgments: pl.DataFrame,
+        project_id: str,
+        source_raters: Sequence[str],
+        create_project: bool,
+    ) -> ImportCounts:
+        """Check and insert an import's rows in ``cur``'s open transaction; the coverage
+        counts of its votes are left to the caller (``_register_vote_counts``)."""
+        if self.project(project_id) is None:
+            if not create_project:
+                raise ValueError(f"no project {project_id!r}; create it first")
+            _save_project(cur, Project(project_id, project_id))
+        # Arrow string views share polars' buffers: the default large strings copy them all.
+        cur.register("incoming_pairs", pairs.to_arrow(compat_level=_ARROW_VIEWS))
+        cur.register("incoming_judgments", judgments.to_arrow(compat_level=_ARROW_VIEWS))
+        _refuse_import_conflicts(cur)
+        # Existing rows are filtered out with anti-joins and the rest inserted plainly:
+        # ON CONFLICT against million-row unique indexes costs twice as long.
+        pair_columns = ", ".join(frames.PAIRS)
+        pairs_new = _inserted(
+            cur,
+            f"INSERT INTO pairs ({pair_columns}, imported_at)"
+            f" SELECT {_prefixed('i', frames.PAIRS)}, now() FROM incoming_pairs i"
+            " ANTI JOIN pairs p USING (pair_id)",
+        )
+        cur.execute(
+            "INSERT INTO coverage (pair_id, project_id, is_gold, shuffle)"
+            " SELECT i.pair_id, i.project_id, i.is_gold, hash(i.pair_id)"
+            " FROM incoming_pairs i ANTI JOIN coverage c USING (pair_id)"
+        )
+        missing = [
+            r[0]
+            for r in cur.execute(
+                "SELECT DISTINCT j.pair_id FROM incoming_judgments j"
+                " ANTI JOIN pairs p USING (pair_id) ORDER BY 1"
+            ).fetchall()
+        ]
+        if missing:
+            raise MissingPairsError(missing)
+        rater_ids = judgments["rater_id"].drop_nulls().unique().sort().to_list()
+        cur.register(
+            "incoming_raters",
+            pl.DataFrame({"rater_id": rater_ids}, schema={"rater_id": pl.String()})
+            .with_columns(
+                kind=pl.when(pl.col("rater_id").is_in(list(source_raters)))
+                .then(pl.lit("source"))
+                .otherwise(pl.lit("human"))
+            )
+            .to_arrow(),
+        )
+        raters_new = _inserted(
+            cur,
+            "INSERT INTO raters (rater_id, name, kind)"
+            " SELECT i.rater_id, i.rater_id, i.kind FROM incoming_raters i"
+            " ANTI JOIN raters r USING (rater_id)",
+        )
+        cur.unregister("incoming_raters")
+        judgments_new = _inserted(
+            cur,
+            f"INSERT INTO judgments ({', '.join(frames.JUDGMENTS)})"
+            f" SELECT {_prefixed('i', frames.JUDGMENTS)} FROM incoming_judgments i"
+            " ANTI JOIN judgments j USING (submission_id)"
+            " ANTI JOIN judgments k"
+            " ON i.rater_id = k.rater_id AND i.pair_id = k.pair_id AND i.round = k.round",
+        )
+        cur.unregister("incoming_pairs")
+        if not judgments_new:
             cur.unregister("incoming_judgments")
         return ImportCounts(
             pairs_new=pairs_new,
@@ -1183,6 +1258,28 @@ def _refuse_import_conflicts(cur: duckdb.DuckDBPyConnection) -> None:
         column = next(c for c in compared if incoming[c] != stored[c])
         stored.update(since=values[-2], source=values[-1])
         raise ImportConflict(frame, what, int(row), column, stored, int(count))
+
+
+def _register_vote_counts(cur: duckdb.DuckDBPyConnection) -> None:
+    """Count the human votes on each pair that ``incoming_judgments`` has votes on, as
+    ``imported_vote_counts``, in ``cur``'s transaction (``incoming_judgments`` is dropped)."""
+    counted = cur.sql(
+        "SELECT j.pair_id, count(*)::INTEGER AS n FROM judgments j"
+        " SEMI JOIN (SELECT DISTINCT pair_id FROM incoming_judgments) i USING (pair_id)"
+        " WHERE j.rater_id IN (SELECT rater_id FROM raters WHERE kind = 'human')"
+        " GROUP BY j.pair_id"
+    ).to_arrow_table()
+    cur.unregister("incoming_judgments")
+    cur.register("imported_vote_counts", counted)
+
+
+def _update_vote_counts(cur: duckdb.DuckDBPyConnection) -> None:
+    """Set ``coverage.n_done`` from ``imported_vote_counts`` (``_register_vote_counts``)."""
+    cur.execute(
+        "UPDATE coverage SET n_done = counted.n FROM imported_vote_counts counted"
+        " WHERE coverage.pair_id = counted.pair_id"
+    )
+    cur.unregister("imported_vote_counts")
 
 
 def _inserted(cur: duckdb.DuckDBPyConnection, sql: str) -> int:

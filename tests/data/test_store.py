@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,8 @@ from data import frames
 from data.store import (
     MIGRATIONS,
     AlreadyJudged,
+    ImportConflict,
+    ImportCounts,
     MissingPairsError,
     Project,
     Store,
@@ -410,3 +413,146 @@ def test_the_lock_message_names_who_holds_the_database(
         Store(database)
     assert says in str(locked.value) and never not in str(locked.value)
     assert f"PID {holder.pid}" in str(locked.value)
+
+
+def _imported_votes(pair_ids: list[str], rater: str, choice: str = "b") -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "submission_id": [f"imp-{rater}-{p}" for p in pair_ids],
+            "pair_id": pair_ids,
+            "rater_id": [rater] * len(pair_ids),
+            "choice": [choice] * len(pair_ids),
+        }
+    ).with_columns(
+        pl.lit("2024-05-01").str.to_datetime(time_zone="UTC").alias("created_at"),
+        pl.lit("votes.jsonl").alias("source"),
+    )
+
+
+def _vote_during_import(
+    store: Store,
+    pairs: pl.DataFrame,
+    votes: pl.DataFrame,
+    vote: Submission,
+    *,
+    concurrent: bool,
+) -> ImportCounts | ImportConflict:
+    """r1's vote, then the import; or (``concurrent``) the vote saved while the import is
+    paused inside its open transaction, its rows written but not committed."""
+    outcome: dict[str, ImportCounts | ImportConflict] = {}
+
+    def run_import() -> None:
+        try:
+            outcome["import"] = store.import_frames(pairs, votes, "toy")
+        except ImportConflict as conflict:
+            outcome["import"] = conflict
+
+    if not concurrent:
+        assert store.submit(vote)
+        run_import()
+        return outcome["import"]
+    inside, go = threading.Event(), threading.Event()
+
+    def pause() -> None:
+        inside.set()
+        go.wait(60)  # only a safety net against a hang: the test sets it
+
+    store._before_import_commit = pause
+    importing = threading.Thread(target=run_import)
+    importing.start()
+    try:
+        assert inside.wait(60), "the import never reached its commit"
+        assert store.submit(vote), "the vote is saved while the import is open"
+        assert "import" not in outcome and not go.is_set(), "the import is still open"
+        assert vote.submission_id in store.judgments()["submission_id"].to_list()
+        assert not any(store.judgments()["submission_id"].str.starts_with("imp-"))
+    finally:
+        go.set()
+        importing.join(60)
+        store._before_import_commit = None
+    return outcome["import"]
+
+
+def _stored(store: Store) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, int, int]]]:
+    votes = store.judgments().sort("submission_id")
+    coverage = store.coverage("toy").sort("pair_id")
+    return (
+        list(votes.select("submission_id", "rater_id", "pair_id", "choice").iter_rows()),
+        list(coverage.select("pair_id", "n_done", "n_open").iter_rows()),
+    )
+
+
+def test_a_rater_votes_while_an_import_is_open_and_both_are_stored_once(
+    toy_store: Store,
+) -> None:
+    pair_id = _claim(toy_store, "r1")
+    new_pairs = toy_pairs(40).with_columns(pl.format("new-{}", "pair_id").alias("pair_id"))
+    votes = _imported_votes(new_pairs["pair_id"].to_list(), "expert")
+    counts = _vote_during_import(
+        toy_store, new_pairs, votes, Submission("sub-1", "r1", pair_id, "a"), concurrent=True
+    )
+    assert isinstance(counts, ImportCounts)
+    assert (counts.pairs_new, counts.judgments_new, counts.raters_new) == (40, 40, 1)
+    stored = toy_store.judgments()
+    assert stored.height == 41 and stored["submission_id"].n_unique() == 41
+    assert stored.filter(pl.col("rater_id") == "r1")["submission_id"].to_list() == ["sub-1"]
+    coverage = toy_store.coverage("toy")
+    assert coverage.filter(pl.col("pair_id") == pair_id)["n_done"].to_list() == [1]
+    assert coverage.filter(pl.col("pair_id").str.starts_with("new-"))["n_done"].sum() == 40
+    again = toy_store.import_frames(new_pairs, votes, "toy")
+    assert (again.pairs_new, again.judgments_new) == (0, 0)
+    assert toy_store.judgments().height == 41
+
+
+def _clash(
+    project: Project, voter: str, choice: str, monkeypatch: pytest.MonkeyPatch, concurrent: bool
+) -> tuple[object, ...]:
+    """r1 votes on a pair that an import (new pairs, and ``voter``'s vote on that pair)
+    also writes; what came of it, and what is stored."""
+    with Store() as fresh:
+        fresh.save_project(project)
+        fresh.import_frames(toy_pairs(20, n_gold=4), None, "toy")
+        fresh.add_rater("r1")
+        pair_id = _claim(fresh, "r1")
+        pairs = pl.concat([toy_pairs(20, n_gold=4), toy_pairs(25).tail(5)])
+        votes = _imported_votes([pair_id], voter, choice)
+        runs: list[bool] = []
+        real_rows = fresh._import_rows
+        monkeypatch.setattr(
+            fresh, "_import_rows", lambda *args, **kw: runs.append(True) or real_rows(*args, **kw)
+        )
+        outcome = _vote_during_import(
+            fresh, pairs, votes, Submission("sub-1", "r1", pair_id, "a"), concurrent=concurrent
+        )
+        assert len(runs) == (2 if concurrent else 1), "a clash redoes the import under the lock"
+        if isinstance(outcome, ImportConflict):
+            shown = (outcome.frame, outcome.what, outcome.row, outcome.column, outcome.count)
+            return pair_id, str(outcome), shown, outcome.stored["choice"], _stored(fresh)
+        return pair_id, outcome, _stored(fresh)
+
+
+@pytest.mark.parametrize(
+    ("voter", "choice"),
+    [
+        ("r1", "b"),  # r1's own vote on that pair says otherwise: the import is refused
+        ("expert", "b"),  # another rater's vote on the pair r1 voted on: both count
+    ],
+)
+def test_an_import_that_clashes_with_a_vote_meanwhile_ends_as_it_would_after_it(
+    project: Project, voter: str, choice: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    after = _clash(project, voter, choice, monkeypatch, concurrent=False)
+    meanwhile = _clash(project, voter, choice, monkeypatch, concurrent=True)
+    assert meanwhile == after
+    if voter == "r1":
+        _, _, shown, stored_choice, (votes_stored, coverage) = after
+        assert shown == ("judgments", "vote", 0, "choice", 1)
+        assert stored_choice == "a"
+        assert [v[0] for v in votes_stored] == ["sub-1"], "the refused import wrote nothing"
+        assert len(coverage) == 20, "not even its new pairs"
+    else:
+        pair_id, counts, (votes_stored, coverage) = after
+        assert isinstance(counts, ImportCounts)
+        assert (counts.pairs_new, counts.judgments_new) == (5, 1)
+        assert len(votes_stored) == 2
+        assert {p: n for p, n, _ in coverage}[pair_id] == 2
