@@ -3,6 +3,8 @@
 One process owns the file. Inside it, one connection is shared and every operation takes its
 own ``cursor()`` (sharing a cursor across threads mixes results up); every write goes through
 one process-wide lock, because concurrent updates of one row abort in DuckDB instead of waiting.
+An import writes its rows beside the others and takes the lock only to commit; one that clashed
+with a write meanwhile is redone under the lock (``import_frames``).
 Judgments are append-only and idempotent: a client-made ``submission_id`` plus
 ``UNIQUE(rater_id, pair_id, round)``. Votes and imports avoid ``INSERT ... ON CONFLICT``,
 which costs ~40 ms a row against a million-row unique index: a vote checks its assignment
@@ -699,7 +701,7 @@ class Store:
         raters' votes and claims go on meanwhile (DuckDB's appends from two transactions do
         not block each other). Only the coverage counts and the COMMIT take the lock: a
         concurrent update of a coverage row would abort a rater's vote, and the seen sets
-        must be dropped before any claim can see the imported votes.
+        must take the imported votes in before any claim can see them.
 
         Returns None, with nothing written, when a concurrent write clashed with this one:
         DuckDB refuses the second of two transactions that write the same key (at INSERT or
@@ -718,13 +720,18 @@ class Store:
                     # Counted in this transaction's snapshot: a vote committed since then
                     # also updated its pair's coverage row, so the UPDATE below aborts.
                     _register_vote_counts(cur)
+                # Gathered here, so that the seen sets take the votes in without a reload
+                # (~1 s at a million votes) and without holding the lock for long.
+                seen = _seen_in(judgments) if counts.judgments_new else {}
                 if self._before_import_commit is not None:
                     self._before_import_commit()
                 with self._write_lock:
                     if counts.judgments_new:
                         _update_vote_counts(cur)
                     cur.execute("COMMIT")  # if this fails, DuckDB has rolled back already
-                    self._seen = None  # reloaded on next use, with the imported votes
+                    if self._seen is not None:  # else loaded on first use, with these votes
+                        for rater_id, pair_ids in seen.items():
+                            self._seen.setdefault(rater_id, set()).update(pair_ids)
                 return counts
             except BaseException:
                 _roll_back(cur)
@@ -1258,6 +1265,12 @@ def _refuse_import_conflicts(cur: duckdb.DuckDBPyConnection) -> None:
         column = next(c for c in compared if incoming[c] != stored[c])
         stored.update(since=values[-2], source=values[-1])
         raise ImportConflict(frame, what, int(row), column, stored, int(count))
+
+
+def _seen_in(judgments: pl.DataFrame) -> dict[str, set[str]]:
+    """Each rater's pairs in a judgments frame, to add to the store's seen sets."""
+    grouped = judgments.group_by("rater_id").agg(pl.col("pair_id").unique())
+    return {str(rater): set(pair_ids) for rater, pair_ids in grouped.iter_rows()}
 
 
 def _register_vote_counts(cur: duckdb.DuckDBPyConnection) -> None:

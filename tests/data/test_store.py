@@ -499,6 +499,9 @@ def test_a_rater_votes_while_an_import_is_open_and_both_are_stored_once(
     coverage = toy_store.coverage("toy")
     assert coverage.filter(pl.col("pair_id") == pair_id)["n_done"].to_list() == [1]
     assert coverage.filter(pl.col("pair_id").str.starts_with("new-"))["n_done"].sum() == 40
+    # The pairs seen by each rater (kept in memory) took the imported votes in: the expert
+    # has voted on every new pair, so only the 16 work pairs of the toy project are left.
+    assert toy_store.progress("expert", "toy")["available"] == 16
     again = toy_store.import_frames(new_pairs, votes, "toy")
     assert (again.pairs_new, again.judgments_new) == (0, 0)
     assert toy_store.judgments().height == 41
