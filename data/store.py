@@ -720,18 +720,21 @@ class Store:
                     # Counted in this transaction's snapshot: a vote committed since then
                     # also updated its pair's coverage row, so the UPDATE below aborts.
                     _register_vote_counts(cur)
-                # Gathered here, so that the seen sets take the votes in without a reload
+                # Gathered here, so that loaded seen sets take the votes in without a reload
                 # (~1 s at a million votes) and without holding the lock for long.
-                seen = _seen_in(judgments) if counts.judgments_new else {}
+                loaded = counts.judgments_new and self._seen is not None
+                seen = _seen_in(judgments) if loaded else None
                 if self._before_import_commit is not None:
                     self._before_import_commit()
                 with self._write_lock:
                     if counts.judgments_new:
                         _update_vote_counts(cur)
                     cur.execute("COMMIT")  # if this fails, DuckDB has rolled back already
-                    if self._seen is not None:  # else loaded on first use, with these votes
+                    if seen is not None and self._seen is not None:
                         for rater_id, pair_ids in seen.items():
                             self._seen.setdefault(rater_id, set()).update(pair_ids)
+                    elif counts.judgments_new:  # loaded meanwhile, if at all: again on use
+                        self._seen = None
                 return counts
             except BaseException:
                 _roll_back(cur)
