@@ -60,7 +60,8 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
                     "met": peak_mb < GOAL_MB,
                 }
             )
-        rows.append(_stall(tmp, scale))
+        rows.append(_stall(tmp, scale, clash=True))
+        rows.append(_stall(tmp, scale, clash=False))
     return rows
 
 
@@ -181,12 +182,23 @@ def _child(workspace: Path, path: Path | None, pairs: Path | None) -> None:
 # -- the stall: a rater's submits while the app imports ----------------------------------------
 
 
-def _stall(tmp: Path, scale: float) -> dict[str, Any]:
+def _stall(tmp: Path, scale: float, *, clash: bool) -> dict[str, Any]:
+    """The longest submit while the app imports votes. ``clash``: the rater labels the pairs
+    the import votes on (the import then clashes and is redone under the write lock); else
+    the rater labels another project's pairs, as raters do while an admin loads a new set."""
     n_votes = int(1_000_000 * scale)
     n_pairs = max(1000, n_votes // 5)
-    with Store(tmp / "stall.duckdb") as store:
+    database = tmp / f"stall-{'clash' if clash else 'apart'}.duckdb"
+    with Store(database) as store:
         project = Project("stall", "Stall", overlap_k=10, gold_rate=0.0)
         store.save_project(project)
+        labeled = project
+        if not clash:
+            labeled = Project("live", "Live", overlap_k=10, gold_rate=0.0)
+            store.save_project(labeled)
+            live_pairs = {"pair_id": [f"l{i}" for i in range(5000)], "prompt": "q"}
+            live_pairs |= {"response_a": [f"a{i}" for i in range(5000)], "response_b": "b"}
+            store.import_frames(pl.DataFrame(live_pairs), None, "live")
         pl.DataFrame(
             {
                 "pair_id": [f"s{i}" for i in range(n_pairs)],
@@ -204,7 +216,7 @@ def _stall(tmp: Path, scale: float) -> dict[str, Any]:
             }
         ).write_parquet(tmp / "stall-votes.parquet")
         assigner = Assigner(store)
-        quiet = _longest_submit(store, assigner, project, seconds=3.0)
+        quiet = _longest_submit(store, assigner, labeled, seconds=3.0)
         done = threading.Event()
         took: list[float] = []
 
@@ -219,10 +231,11 @@ def _stall(tmp: Path, scale: float) -> dict[str, Any]:
 
         thread = threading.Thread(target=importing)
         thread.start()
-        during = _longest_submit(store, assigner, project, until=done)
+        during = _longest_submit(store, assigner, labeled, until=done)
         thread.join()
     return {
-        "input": f"stall: longest submit while the app imports {n_votes:,} votes",
+        "input": f"stall: longest submit while the app imports {n_votes:,} votes"
+        + (" on the pairs being labeled" if clash else " (raters label other pairs)"),
         "peak (MB)": "",
         "outcome": f"{during:.2f} s (import {took[0]:.1f} s, {took[1]:.1f} s of it writing)",
         "anchor: no import (MB)": f"longest submit without an import: {quiet:.3f} s",
