@@ -32,6 +32,7 @@ from typing import Any
 import polars as pl
 from scipy import stats
 
+from bench.__main__ import table
 from labeling.blind_spots import find_blind_spots
 from labeling.simulate import DETECTION_SCENARIOS, PLANTED_RATER, detection_study
 
@@ -146,12 +147,7 @@ def run(scale: float = 1.0) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
-    rows = run(parser.parse_args().scale)
-    columns = list(rows[0])
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * len(columns))
-    for row in rows:
-        print("| " + " | ".join(str(row[c]) for c in columns) + " |")
+    print(table(run(parser.parse_args().scale)))
 
 
 if __name__ == "__main__":
