@@ -45,7 +45,9 @@ STRENGTH_MARGIN: dict[int, float] = {1: 0.25, 2: 0.5, 3: 1.0}
 #: One row per comparison. ``prompt_messages`` holds the whole prompt conversation as JSON (a
 #: list of ``{role, content}`` ending with the turn the responses answer) when the source was
 #: a multi-turn conversation, else null; ``prompt`` is always its plain-text rendering.
-#: ``metadata`` is JSON of the source's extra columns.
+#: ``metadata`` is JSON of the source's extra columns. A probe pair (a counterfactual test of
+#: the raters, ``labeling.rater_probes``) names its edit in ``probe_kind`` and the pair it was
+#: made from in ``probe_of``; its ``gold`` is the intended answer. Both are null otherwise.
 PAIRS: dict[str, pl.DataType] = {
     "pair_id": pl.String(),
     "project_id": pl.String(),
@@ -61,6 +63,8 @@ PAIRS: dict[str, pl.DataType] = {
     "is_gold": pl.Boolean(),
     "source": pl.String(),
     "metadata": pl.String(),
+    "probe_kind": pl.String(),
+    "probe_of": pl.String(),
 }
 
 #: What a pair *is*: two rows with one ``pair_id`` must agree on these, else they conflict

@@ -168,6 +168,8 @@ class Project:
     is_demo: bool = False
     #: A left/right vote needs a strength (only where ``strength_enabled``).
     strength_required: bool = False
+    #: Share of a rater's pairs that are probe pairs (``frames.PAIRS``: ``probe_kind``).
+    probe_rate: float = 0.0
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -292,10 +294,19 @@ def _strength_required(cur: duckdb.DuckDBPyConnection) -> None:
     cur.execute("ALTER TABLE projects ADD COLUMN strength_required BOOLEAN NOT NULL DEFAULT FALSE")
 
 
+def _probes(cur: duckdb.DuckDBPyConnection) -> None:
+    """Probe pairs (``frames.PAIRS``: ``probe_kind``, ``probe_of``) are served hidden, at a
+    project's ``probe_rate``, like gold."""
+    cur.execute("ALTER TABLE pairs ADD COLUMN probe_kind VARCHAR")
+    cur.execute("ALTER TABLE pairs ADD COLUMN probe_of VARCHAR")
+    cur.execute("ALTER TABLE projects ADD COLUMN probe_rate DOUBLE NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
     ("0001_initial", _initial),
     ("0002_rater_sessions", _rater_sessions),
     ("0003_strength_required", _strength_required),
+    ("0004_probes", _probes),
 ]
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?)(?:\. See|$)")
