@@ -254,6 +254,48 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probes_make(args: argparse.Namespace) -> int:
+    """Make probe pairs that test the raters: the intended loser of a pair with gold or a
+    strong consensus, given a surface edit (padding, flattery, ...). Again adds nothing."""
+    from labeling.rater_probes import PROBE_KINDS, RETEST, make_probe_pairs
+
+    kinds = PROBE_KINDS if args.kinds is None else _comma_list(args.kinds)
+    with _open_store(Workspace.resolve(args.workspace).existing()) as store:
+        if store.project(args.project) is None:
+            raise CommandError(f"no project {args.project!r}")
+        made = make_probe_pairs(
+            store.pairs(args.project),
+            store.judgments(args.project),
+            kinds,
+            min_votes=args.min_votes,
+            min_agreement=args.min_agreement,
+            seed=args.seed,
+            raters=store.raters(),
+        )
+        counts = store.import_frames(made.pairs, None, args.project)
+    per_kind = dict(made.pairs.group_by("probe_kind").len().iter_rows())
+    for kind in dict.fromkeys(kinds):
+        if kind == RETEST:
+            print(f"{kind}: served, not made (a judged pair again, sides swapped, round 1)")
+            continue
+        reasons = made.skipped.filter(made.skipped["kind"] == kind)
+        why = "; ".join(f"{reason}: {n}" for _, reason, n in reasons.iter_rows())
+        skipped = int(reasons["n"].sum())
+        print(
+            f"{kind}: {per_kind.get(kind, 0)} made, {skipped} skipped"
+            + (f" ({why})" if why else "")
+        )
+    print(
+        f"Probe pairs in {args.project!r}: {counts.pairs_new} new,"
+        f" {counts.pairs_existing} there already."
+    )
+    return 0
+
+
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
 def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
     """Training commands own their arguments (the config dataclass is the CLI)."""
 
@@ -366,6 +408,29 @@ def make_parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true", help="machine-readable output")
     audit.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
     audit.set_defaults(run=cmd_audit)
+
+    from labeling.rater_probes import PROBE_KINDS
+
+    probes = sub.add_parser("probes", help="probe pairs that test the raters (`probes make`)")
+    probes_sub = probes.add_subparsers(dest="probes_command", required=True, metavar="ACTION")
+    probes_make = probes_sub.add_parser("make", parents=[common], help=cmd_probes_make.__doc__)
+    probes_make.add_argument("--project", required=True, help="project whose pairs to probe")
+    probes_make.add_argument(
+        "--kinds",
+        metavar="KIND,...",
+        help=f"comma-separated, of {', '.join(PROBE_KINDS)} (default: all)",
+    )
+    probes_make.add_argument(
+        "--min-votes", type=int, default=3, help="human votes a pair without gold needs"
+    )
+    probes_make.add_argument(
+        "--min-agreement",
+        type=float,
+        default=0.8,
+        help="share of those votes one side needs (ties and 'both bad' count against it)",
+    )
+    probes_make.add_argument("--seed", type=int, default=0, help="draws the sides")
+    probes_make.set_defaults(run=cmd_probes_make)
 
     for name, text in (
         ("train", "train a reward model on a snapshot (see `intentgap train --help`)"),

@@ -157,6 +157,11 @@ class Columns:
             )
         elif required:
             self.fail(name, series.is_null(), lambda _: "the value is missing")
+        self.fail(
+            name,
+            series.str.contains("\x00", literal=True),
+            lambda _: "the text holds a NUL character (U+0000), which no database stores",
+        )
         return series
 
     def choice(self, name: str, allowed: Sequence[str], *, required: bool = False) -> pl.Series:

@@ -18,20 +18,26 @@ import hashlib
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
-import duckdb
 import polars as pl
-import pyarrow as pa
 
 from data import frames
-from data.workspace import StoreWriteError, write_failure_cause
+from data.engines import (
+    ConstraintViolated,
+    Cursor,
+    DuckDBEngine,
+    WriteClash,
+    commit,
+    open_engine,
+    roll_back,
+)
 
 __all__ = [
     "AlreadyJudged",
@@ -258,16 +264,21 @@ class SignIn:
     handoff: str
 
 
-def _schema_sql() -> str:
-    return resources.files("data").joinpath("schema.sql").read_text(encoding="utf-8")
+#: The first schema, in each engine's words: ``schema.sql`` (DuckDB), ``schema_postgres.sql``.
+SCHEMA_FILES = {"duckdb": "schema.sql", "postgresql": "schema_postgres.sql"}
 
 
-#: Ordered, named migrations; each runs in one transaction with its record row.
-def _initial(cur: duckdb.DuckDBPyConnection) -> None:
-    cur.execute(_schema_sql())
+def _schema_sql(engine: str) -> str:
+    return resources.files("data").joinpath(SCHEMA_FILES[engine]).read_text(encoding="utf-8")
 
 
-def _rater_sessions(cur: duckdb.DuckDBPyConnection) -> None:
+#: Ordered, named migrations; each runs in one transaction with its record row. Each is
+#: given the engine's kind; SQL both engines read alike is written once.
+def _initial(cur: Cursor, engine: str) -> None:
+    cur.execute(_schema_sql(engine))
+
+
+def _rater_sessions(cur: Cursor, engine: str) -> None:
     """Sign-in links become single-use: the first use opens a session, and the session (not
     the link) is what a browser holds afterwards, so a link in a history or on a shared screen
     signs nobody in. Reset, deactivation and sign-out end sessions (``ended_at``). A rater may
@@ -289,88 +300,74 @@ def _rater_sessions(cur: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _strength_required(cur: duckdb.DuckDBPyConnection) -> None:
+def _strength_required(cur: Cursor, engine: str) -> None:
     """A project may require the strength of every left/right vote (``Project``)."""
     cur.execute("ALTER TABLE projects ADD COLUMN strength_required BOOLEAN NOT NULL DEFAULT FALSE")
 
 
-def _probes(cur: duckdb.DuckDBPyConnection) -> None:
+def _probes(cur: Cursor, engine: str) -> None:
     """Probe pairs (``frames.PAIRS``: ``probe_kind``, ``probe_of``) are served hidden, at a
     project's ``probe_rate``, like gold."""
     cur.execute("ALTER TABLE pairs ADD COLUMN probe_kind VARCHAR")
     cur.execute("ALTER TABLE pairs ADD COLUMN probe_of VARCHAR")
-    cur.execute("ALTER TABLE projects ADD COLUMN probe_rate DOUBLE NOT NULL DEFAULT 0")
+    cur.execute("ALTER TABLE projects ADD COLUMN probe_rate DOUBLE PRECISION NOT NULL DEFAULT 0")
+    cur.execute("ALTER TABLE coverage ADD COLUMN is_probe BOOLEAN NOT NULL DEFAULT FALSE")
+    if engine == "postgresql":  # the claim's index range leaves probes out
+        cur.execute("DROP INDEX coverage_next")
+        cur.execute(
+            "CREATE INDEX coverage_next"
+            " ON coverage (project_id, is_gold, is_probe, (n_done + n_open), shuffle)"
+        )
 
 
-MIGRATIONS: list[tuple[str, Callable[[duckdb.DuckDBPyConnection], None]]] = [
+MIGRATIONS: list[tuple[str, Callable[[Cursor, str], None]]] = [
     ("0001_initial", _initial),
     ("0002_rater_sessions", _rater_sessions),
     ("0003_strength_required", _strength_required),
     ("0004_probes", _probes),
 ]
 
-_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?)(?:\. See|$)")
-
 
 class Store:
-    """The workspace database. Thread-safe; one instance per process and file."""
+    """The workspace database: a DuckDB file, or a PostgreSQL server (``postgresql://`` URL).
+    Thread-safe; with DuckDB one instance per process and file, with PostgreSQL any number of
+    processes (app replicas, commands) at once."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, location: str | Path = ":memory:") -> None:
         """Open (or create) the database and apply pending migrations.
 
-        Raises ``WorkspaceLocked`` when another process holds the file and
-        ``StoreWriteError`` (with its cause) when it cannot be opened for writing.
+        Raises ``WorkspaceLocked`` when another process holds the DuckDB file and
+        ``StoreWriteError`` (with its cause) when it cannot be opened for writing or the
+        server cannot be reached.
         """
-        self.path = Path(path) if str(path) != ":memory:" else None
-        self._write_lock = threading.Lock()
+        self._db = open_engine(location)
+        self.path = self._db.path
+        #: Where the votes live, for messages and manifests (a URL without its password).
+        self.location = self._db.location
+        #: Each rater's seen pairs, in memory, where this process is the only writer (DuckDB).
         self._seen: dict[str, set[str]] | None = None  # loaded on first use
+        self._db.on_reset = self._forget_seen
         self._import_lock = threading.Lock()  # imports run one at a time, beside the writes
         #: Tests only: called inside an import's open transaction, its rows written, just
         #: before it takes the write lock to commit (a test pauses the import here).
         self._before_import_commit: Callable[[], None] | None = None
-        self._broken = False  # a fatal error invalidated the connection: reopen before use
-        self._con = self._connect()
         try:
             self.migrate()
         except BaseException:
-            self._con.close()  # let go of the file: nobody else can open it while we hold it
+            self._db.close()  # let go of the file: nobody else can open it while we hold it
             raise
 
     # -- plumbing ----------------------------------------------------------------------------
 
+    @property
+    def engine(self) -> str:
+        """``"duckdb"`` or ``"postgresql"``."""
+        return self._db.kind
+
     def close(self) -> None:
-        self._con.close()
+        self._db.close()
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        try:
-            return duckdb.connect(":memory:" if self.path is None else str(self.path))
-        except duckdb.Error as error:
-            raise self._named(error) from None
-
-    def _named(self, error: duckdb.Error) -> Exception:
-        """What callers see of a database error: ``WorkspaceLocked`` for a file held by
-        another process, ``StoreWriteError`` with its cause for a write (or an open) that the
-        disk refused, else the error itself (a constraint, a bug)."""
-        held = _LOCK_HOLDER.search(str(error))
-        if held is not None and self.path is not None:
-            return WorkspaceLocked.held_by(self.path, held.group(1))
-        cause = write_failure_cause(error)
-        if cause is None and not isinstance(error, duckdb.IOException | duckdb.FatalException):
-            return error
-        return StoreWriteError(self.path, cause or str(error), str(error))
-
-    def _reopen_if_broken(self) -> None:
-        """Open the database again after a fatal error (call under the write lock).
-
-        DuckDB refuses every statement after one, e.g. a checkpoint that hit a full disk,
-        until the database is opened again; what was committed is in its write-ahead log.
-        """
-        if not self._broken:
-            return
-        with suppress(duckdb.Error):
-            self._con.close()
-        self._con = self._connect()
-        self._broken = False
+    def _forget_seen(self) -> None:
         self._seen = None
 
     def __enter__(self) -> Store:
@@ -379,63 +376,37 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        if self._broken:
-            with self._write_lock:
-                self._reopen_if_broken()
-        cur = self._con.cursor()
-        try:
-            yield cur
-        except duckdb.FatalException as error:
-            self._broken = True
-            raise self._named(error) from None
-        finally:
-            cur.close()
+    def _read(self) -> ContextManager[Cursor]:
+        result: ContextManager[Cursor] = self._db.read()
+        return result
 
-    @contextmanager
-    def _write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction under the process-wide write lock; rolled back on any error.
-
-        A write the disk refuses raises ``StoreWriteError`` with the real cause. A
-        transaction that did not commit also drops the in-memory seen sets, which may hold
-        a claim that never reached the file.
-        """
-        with self._write_lock:
-            self._reopen_if_broken()
-            cur = self._con.cursor()
-            try:
-                cur.execute("BEGIN TRANSACTION")
-                try:
-                    yield cur
-                except BaseException:
-                    _roll_back(cur)
-                    raise
-                cur.execute("COMMIT")  # if this fails, DuckDB has rolled back already
-            except BaseException as error:
-                self._seen = None
-                if not isinstance(error, duckdb.Error):
-                    raise
-                self._broken = isinstance(error, duckdb.FatalException)
-                raise self._named(error) from None
-            finally:
-                cur.close()
+    def _write(self) -> ContextManager[Cursor]:
+        """One transaction; rolled back on any error (``StoreWriteError`` with the cause
+        for a write the disk refuses)."""
+        result: ContextManager[Cursor] = self._db.write()
+        return result
 
     def migrate(self) -> list[str]:
-        """Apply pending migrations in order; returns the names applied now."""
+        """Apply pending migrations in order; returns the names applied now.
+
+        On PostgreSQL, replicas starting at once take turns (an advisory lock held by each
+        migration's transaction), and a migration another one applied meanwhile is skipped.
+        """
         with self._write() as cur:
+            _take_turns(cur, self._db.kind)
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS _migrations"
                 " (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ DEFAULT now())"
             )
-            done = {row[0] for row in cur.execute("SELECT name FROM _migrations").fetchall()}
         applied = []
         for name, step in MIGRATIONS:
-            if name not in done:
-                with self._write() as cur:  # the migration and its record row, or neither
-                    step(cur)
+            with self._write() as cur:  # the migration and its record row, or neither
+                _take_turns(cur, self._db.kind)
+                done = cur.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone()
+                if done is None:
+                    step(cur, self._db.kind)
                     cur.execute("INSERT INTO _migrations (name) VALUES (?)", [name])
-                applied.append(name)
+                    applied.append(name)
         return applied
 
     @property
@@ -550,12 +521,12 @@ class Store:
     def raters(self) -> pl.DataFrame:
         """All raters with their vote counts (never their tokens)."""
         with self._read() as cur:
-            frame = _frame(
-                cur,
+            frame = cur.frame(
                 "SELECT r.rater_id, r.name, r.kind, r.active, r.created_at,"
                 " count(j.submission_id)::INTEGER AS n_judgments, r.only_project"
                 " FROM raters r LEFT JOIN judgments j USING (rater_id)"
-                " GROUP BY ALL ORDER BY r.created_at, r.rater_id",
+                " GROUP BY r.rater_id, r.name, r.kind, r.active, r.created_at, r.only_project"
+                " ORDER BY r.created_at, r.rater_id",
             )
         return frame
 
@@ -681,7 +652,13 @@ class Store:
             .with_columns(pl.col("is_gold").fill_null(False), pl.col("round").fill_null(0))
             .with_row_index(_ROW)
         )
+        _refuse_nul(pairs, "pairs")
+        _refuse_nul(judgments, "judgments")
         with self._import_lock:  # one import at a time: two would only clash with each other
+            if self._db.shared:
+                return self._import_in_one_transaction(
+                    pairs, judgments, project_id, source_raters, create_project
+                )
             counts = self._import_beside_raters(
                 pairs, judgments, project_id, source_raters, create_project
             )
@@ -694,11 +671,37 @@ class Store:
                 counts = self._import_rows(
                     cur, pairs, judgments, project_id, source_raters, create_project
                 )
-                if counts.judgments_new:
-                    _register_vote_counts(cur)
-                    _update_vote_counts(cur)
+                _add_vote_counts(cur)
                 self._seen = None  # reloaded on next use, with the imported votes
             return counts
+
+    def _import_in_one_transaction(
+        self,
+        pairs: pl.DataFrame,
+        judgments: pl.DataFrame,
+        project_id: str,
+        source_raters: Sequence[str],
+        create_project: bool,
+    ) -> ImportCounts:
+        """PostgreSQL: the import is one transaction beside raters' votes (row locks keep the
+        coverage counts right: they are added, never set). Imports from any process take
+        turns. One that clashed with a vote committed meanwhile (on a pair and rater it also
+        votes for) is done again, which sees that vote and keeps it, or refuses the import."""
+        for attempt in range(3):
+            try:
+                with self._write() as cur:
+                    cur.execute("SELECT pg_advisory_xact_lock(?)", [_IMPORT_TURN])
+                    counts = self._import_rows(
+                        cur, pairs, judgments, project_id, source_raters, create_project
+                    )
+                    _add_vote_counts(cur)
+                    if self._before_import_commit is not None:
+                        self._before_import_commit()
+                return counts
+            except (WriteClash, ConstraintViolated):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _import_beside_raters(
         self,
@@ -708,9 +711,9 @@ class Store:
         source_raters: Sequence[str],
         create_project: bool,
     ) -> ImportCounts | None:
-        """The import in a transaction of its own cursor, without the write lock, so that
-        raters' votes and claims go on meanwhile (DuckDB's appends from two transactions do
-        not block each other). Only the coverage counts and the COMMIT take the lock: a
+        """DuckDB: the import in a transaction of its own cursor, without the write lock, so
+        that raters' votes and claims go on meanwhile (DuckDB's appends from two transactions
+        do not block each other). Only the coverage counts and the COMMIT take the lock: a
         concurrent update of a coverage row would abort a rater's vote, and the seen sets
         must take the imported votes in before any claim can see them.
 
@@ -718,29 +721,28 @@ class Store:
         DuckDB refuses the second of two transactions that write the same key (at INSERT or
         at COMMIT) or update a row that the other changed.
         """
-        with self._write_lock:
-            self._reopen_if_broken()
-            cur = self._con.cursor()
+        db = self._db
+        assert isinstance(db, DuckDBEngine)
+        with db.write_lock:
+            cur = db.raw_cursor()
+        raw = cur.raw
         try:
-            cur.execute("BEGIN TRANSACTION")
+            raw.execute("BEGIN TRANSACTION")
             try:
                 counts = self._import_rows(
                     cur, pairs, judgments, project_id, source_raters, create_project
                 )
-                if counts.judgments_new:
-                    # Counted in this transaction's snapshot: a vote committed since then
-                    # also updated its pair's coverage row, so the UPDATE below aborts.
-                    _register_vote_counts(cur)
                 # Gathered here, so that loaded seen sets take the votes in without a reload
                 # (~1 s at a million votes) and without holding the lock for long.
                 loaded = counts.judgments_new and self._seen is not None
                 seen = _seen_in(judgments) if loaded else None
                 if self._before_import_commit is not None:
                     self._before_import_commit()
-                with self._write_lock:
-                    if counts.judgments_new:
-                        _update_vote_counts(cur)
-                    cur.execute("COMMIT")  # if this fails, DuckDB has rolled back already
+                with db.write_lock:
+                    # A vote committed since this transaction began also updated its pair's
+                    # coverage row, so this UPDATE (or the COMMIT) fails: a clash.
+                    _add_vote_counts(cur)
+                    commit(raw)  # if this fails, DuckDB has rolled back already
                     if seen is not None and self._seen is not None:
                         for rater_id, pair_ids in seen.items():
                             self._seen.setdefault(rater_id, set()).update(pair_ids)
@@ -748,21 +750,24 @@ class Store:
                         self._seen = None
                 return counts
             except BaseException:
-                _roll_back(cur)
+                roll_back(raw)
                 raise
-        except (duckdb.TransactionException, duckdb.ConstraintException):
+        except (WriteClash, ConstraintViolated):
             return None
-        except duckdb.Error as error:
-            with self._write_lock:
+        except Exception as error:
+            named = db.named(error)
+            if named is error and not isinstance(error, db.errors):
+                raise
+            with db.write_lock:
                 self._seen = None
-                self._broken = self._broken or isinstance(error, duckdb.FatalException)
-            raise self._named(error) from None
+                db.broken = db.broken or db.is_fatal(error)
+            raise named from None
         finally:
-            cur.close()
+            raw.close()
 
     def _import_rows(
         self,
-        cur: duckdb.DuckDBPyConnection,
+        cur: Cursor,
         pairs: pl.DataFrame,
         judgments: pl.DataFrame,
         project_id: str,
@@ -770,67 +775,72 @@ class Store:
         create_project: bool,
     ) -> ImportCounts:
         """Check and insert an import's rows in ``cur``'s open transaction; the coverage
-        counts of its votes are left to the caller (``_register_vote_counts``)."""
+        counts of its new votes are staged as ``imported_vote_counts`` for the caller to add
+        (``_add_vote_counts``)."""
         if self.project(project_id) is None:
             if not create_project:
                 raise ValueError(f"no project {project_id!r}; create it first")
             _save_project(cur, Project(project_id, project_id))
-        # Arrow string views share polars' buffers: the default large strings copy them all.
-        cur.register("incoming_pairs", pairs.to_arrow(compat_level=_ARROW_VIEWS))
-        cur.register("incoming_judgments", judgments.to_arrow(compat_level=_ARROW_VIEWS))
+        cur.stage("incoming_pairs", pairs)
+        cur.stage("incoming_judgments", judgments)
         _refuse_import_conflicts(cur)
         # Existing rows are filtered out with anti-joins and the rest inserted plainly:
-        # ON CONFLICT against million-row unique indexes costs twice as long.
+        # ON CONFLICT against million-row unique indexes costs twice as long in DuckDB.
         pair_columns = ", ".join(frames.PAIRS)
-        pairs_new = _inserted(
-            cur,
+        pairs_new = cur.count(
             f"INSERT INTO pairs ({pair_columns}, imported_at)"
             f" SELECT {_prefixed('i', frames.PAIRS)}, now() FROM incoming_pairs i"
-            " ANTI JOIN pairs p USING (pair_id)",
+            " WHERE NOT EXISTS (SELECT 1 FROM pairs p WHERE p.pair_id = i.pair_id)"
         )
         cur.execute(
-            "INSERT INTO coverage (pair_id, project_id, is_gold, shuffle)"
-            " SELECT i.pair_id, i.project_id, i.is_gold, hash(i.pair_id)"
-            " FROM incoming_pairs i ANTI JOIN coverage c USING (pair_id)"
+            "INSERT INTO coverage (pair_id, project_id, is_gold, is_probe, shuffle)"
+            " SELECT i.pair_id, i.project_id, i.is_gold, i.probe_kind IS NOT NULL,"
+            f" {self._db.shuffle_of('i.pair_id')} FROM incoming_pairs i"
+            " WHERE NOT EXISTS (SELECT 1 FROM coverage c WHERE c.pair_id = i.pair_id)"
         )
         missing = [
             r[0]
             for r in cur.execute(
                 "SELECT DISTINCT j.pair_id FROM incoming_judgments j"
-                " ANTI JOIN pairs p USING (pair_id) ORDER BY 1"
+                " WHERE NOT EXISTS (SELECT 1 FROM pairs p WHERE p.pair_id = j.pair_id)"
+                " ORDER BY 1"
             ).fetchall()
         ]
         if missing:
             raise MissingPairsError(missing)
         rater_ids = judgments["rater_id"].drop_nulls().unique().sort().to_list()
-        cur.register(
+        cur.stage(
             "incoming_raters",
-            pl.DataFrame({"rater_id": rater_ids}, schema={"rater_id": pl.String()})
-            .with_columns(
+            pl.DataFrame({"rater_id": rater_ids}, schema={"rater_id": pl.String()}).with_columns(
                 kind=pl.when(pl.col("rater_id").is_in(list(source_raters)))
                 .then(pl.lit("source"))
                 .otherwise(pl.lit("human"))
-            )
-            .to_arrow(),
+            ),
         )
-        raters_new = _inserted(
-            cur,
+        raters_new = cur.count(
             "INSERT INTO raters (rater_id, name, kind)"
             " SELECT i.rater_id, i.rater_id, i.kind FROM incoming_raters i"
-            " ANTI JOIN raters r USING (rater_id)",
+            " WHERE NOT EXISTS (SELECT 1 FROM raters r WHERE r.rater_id = i.rater_id)"
         )
-        cur.unregister("incoming_raters")
-        judgments_new = _inserted(
-            cur,
+        cur.unstage("incoming_raters")
+        new_vote = (
+            " WHERE NOT EXISTS (SELECT 1 FROM judgments j WHERE j.submission_id = i.submission_id)"
+            " AND NOT EXISTS (SELECT 1 FROM judgments k WHERE k.rater_id = i.rater_id"
+            " AND k.pair_id = i.pair_id AND k.round = i.round)"
+        )
+        # Human votes only count toward a pair's overlap; counted before they are inserted.
+        cur.execute(
+            "CREATE TEMPORARY TABLE imported_vote_counts AS"
+            " SELECT i.pair_id, count(*) AS n FROM incoming_judgments i"
+            f"{new_vote} AND i.rater_id IN (SELECT rater_id FROM raters WHERE kind = 'human')"
+            " GROUP BY i.pair_id"
+        )
+        judgments_new = cur.count(
             f"INSERT INTO judgments ({', '.join(frames.JUDGMENTS)})"
-            f" SELECT {_prefixed('i', frames.JUDGMENTS)} FROM incoming_judgments i"
-            " ANTI JOIN judgments j USING (submission_id)"
-            " ANTI JOIN judgments k"
-            " ON i.rater_id = k.rater_id AND i.pair_id = k.pair_id AND i.round = k.round",
+            f" SELECT {_prefixed('i', frames.JUDGMENTS)} FROM incoming_judgments i{new_vote}"
         )
-        cur.unregister("incoming_pairs")
-        if not judgments_new:
-            cur.unregister("incoming_judgments")
+        cur.unstage("incoming_pairs")
+        cur.unstage("incoming_judgments")
         return ImportCounts(
             pairs_new=pairs_new,
             pairs_existing=pairs.height - pairs_new,
@@ -845,8 +855,7 @@ class Store:
         where, params = _project_filter(project_id)
         columns = ", ".join(frames.PAIRS)
         with self._read() as cur:
-            frame = _frame(
-                cur,
+            frame = cur.frame(
                 f"SELECT {columns} FROM pairs {where} ORDER BY imported_at, pair_id",
                 params,
             )
@@ -854,8 +863,7 @@ class Store:
 
     def pair(self, pair_id: str) -> dict[str, Any] | None:
         with self._read() as cur:
-            frame = _frame(
-                cur,
+            frame = cur.frame(
                 f"SELECT {', '.join(frames.PAIRS)} FROM pairs WHERE pair_id = ?",
                 [pair_id],
             )
@@ -872,8 +880,7 @@ class Store:
             params.append(rater_id)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         with self._read() as cur:
-            frame = _frame(
-                cur,
+            frame = cur.frame(
                 f"SELECT {', '.join(frames.JUDGMENTS)} FROM judgments {where}"
                 " ORDER BY created_at, submission_id",
                 params,
@@ -885,8 +892,8 @@ class Store:
         where, params = _project_filter(project_id)
         with self._read() as cur:
             row = cur.execute(
-                "SELECT count(*), count(*) FILTER (is_gold),"
-                " coalesce(sum(n_done), 0), count(*) FILTER (n_done > 0)"
+                "SELECT count(*), count(*) FILTER (WHERE is_gold),"
+                " coalesce(sum(n_done), 0), count(*) FILTER (WHERE n_done > 0)"
                 f" FROM coverage {where}",
                 params,
             ).fetchone()
@@ -903,8 +910,7 @@ class Store:
     def coverage(self, project_id: str) -> pl.DataFrame:
         """Votes done and out per pair: ``pair_id, is_gold, n_done, n_open``."""
         with self._read() as cur:
-            return _frame(
-                cur,
+            return cur.frame(
                 "SELECT pair_id, is_gold, n_done, n_open FROM coverage"
                 " WHERE project_id = ? ORDER BY pair_id",
                 [project_id],
@@ -919,8 +925,7 @@ class Store:
         )
         params: list[Any] = [project_id] if project_id is not None else []
         with self._read() as cur:
-            frame = _frame(
-                cur,
+            frame = cur.frame(
                 f"SELECT {', '.join(frames.JUDGMENTS)} FROM judgments {where}"
                 f" ORDER BY created_at DESC, submission_id LIMIT {int(limit)}",
                 params,
@@ -957,17 +962,24 @@ class Store:
         """Give the rater one pair they have never seen and record it as an open assignment.
 
         Work pairs (``gold=False``) must still need votes (done + open < overlap k); the least
-        covered comes first, ties broken by a per-rater permutation so raters spread over
-        pairs. Gold pairs are hidden checks, served only while the rater still has work.
-        A rater kept to another project (``limit_rater_to``) is given nothing here.
+        covered comes first, ties broken by a per-rater order so raters spread over pairs.
+        Gold pairs are hidden checks, served only while the rater still has work. Probe
+        pairs are never served as work. A rater kept to another project
+        (``limit_rater_to``) is given nothing here.
+
+        On PostgreSQL the claim holds across processes: a pair's coverage row is counted up
+        only while it still needs votes (checked on the row, under its lock), and a rater's
+        second tab on another replica cannot be given the same pair (the assignment's key).
         """
         with self._write() as cur:
             if not _may_label(cur, rater_id, project.project_id):
                 return None
-            seen = self._seen_by(cur, rater_id)
-            pair_id = self._first_unseen(cur, project, seen, rater_id, gold=False)
-            if pair_id is not None and gold:
-                pair_id = self._first_unseen(cur, project, seen, rater_id, gold=True)
+            if self._db.shared:
+                pair_id = _claim_shared(cur, rater_id, project, gold=False, dry_run=gold)
+                if pair_id is not None and gold:
+                    pair_id = _claim_shared(cur, rater_id, project, gold=True)
+            else:
+                pair_id = self._claim_owned(cur, rater_id, project, gold=gold)
             if pair_id is None:
                 return None
             shown_left = choose_side(rater_id, pair_id)
@@ -977,13 +989,25 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, now()) RETURNING assigned_at",
                 [rater_id, pair_id, project.project_id, shown_left, gold],
             ).fetchone()
-            cur.execute("UPDATE coverage SET n_open = n_open + 1 WHERE pair_id = ?", [pair_id])
-            seen.add(pair_id)
         assert assigned is not None
         return Assignment(rater_id, pair_id, project.project_id, shown_left, gold, assigned[0])
 
-    def _seen_by(self, cur: duckdb.DuckDBPyConnection, rater_id: str) -> set[str]:
-        """Pairs this rater was ever given or voted on; call under the write lock.
+    def _claim_owned(
+        self, cur: Cursor, rater_id: str, project: Project, *, gold: bool
+    ) -> str | None:
+        """DuckDB (this process is the only writer): the first unseen pair in the rater's
+        order, by the in-memory seen set; counted up under the write lock."""
+        seen = self._seen_by(cur, rater_id)
+        pair_id = self._first_unseen(cur, project, seen, rater_id, gold=False)
+        if pair_id is not None and gold:
+            pair_id = self._first_unseen(cur, project, seen, rater_id, gold=True)
+        if pair_id is not None:
+            cur.execute("UPDATE coverage SET n_open = n_open + 1 WHERE pair_id = ?", [pair_id])
+            seen.add(pair_id)
+        return pair_id
+
+    def _seen_by(self, cur: Cursor, rater_id: str) -> set[str]:
+        """Pairs this rater was ever given or voted on; call under the write lock (DuckDB).
 
         Scanning a million judgments for one rater costs ~10 ms, so the first call loads
         every rater's set in one pass and later calls are dictionary lookups. This process
@@ -1002,7 +1026,7 @@ class Store:
 
     @staticmethod
     def _first_unseen(
-        cur: duckdb.DuckDBPyConnection,
+        cur: Cursor,
         project: Project,
         seen: set[str],
         rater_id: str,
@@ -1012,16 +1036,16 @@ class Store:
         """The first pair in the rater's order that they have not seen, reading ever more
         candidates (64, 512, ...) in the rare case that all the first ones were seen."""
         needs_votes = "" if gold else " AND c.n_done + c.n_open < $k"
-        salt = int.from_bytes(hashlib.blake2b(rater_id.encode(), digest_size=8).digest())
-        params = {"project": project.project_id, "gold": gold, "salt": salt}
+        params = {"project": project.project_id, "gold": gold, "salt": _salt(rater_id)}
         if not gold:
             params["k"] = project.overlap_k
         limit = 64
         while True:
             rows = cur.execute(
                 "SELECT c.pair_id FROM coverage c"
-                f" WHERE c.project_id = $project AND c.is_gold = $gold{needs_votes}"
-                f" ORDER BY c.n_done + c.n_open, xor(c.shuffle, $salt::UBIGINT) LIMIT {limit}",
+                f" WHERE c.project_id = $project AND c.is_gold = $gold AND NOT c.is_probe"
+                f"{needs_votes} ORDER BY c.n_done + c.n_open, xor(c.shuffle, $salt::UBIGINT)"
+                f" LIMIT {limit}",
                 params,
             ).fetchall()
             for (pair_id,) in rows:
@@ -1041,7 +1065,7 @@ class Store:
             expired = cur.execute(
                 "UPDATE assignments SET status = 'expired'"
                 " WHERE project_id = ? AND status = 'open'"
-                " AND assigned_at < coalesce(?::TIMESTAMPTZ, now()) - to_minutes(?)"
+                " AND assigned_at < coalesce(?::TIMESTAMPTZ, now()) - ? * INTERVAL '1 minute'"
                 " RETURNING pair_id",
                 [project.project_id, now, project.reclaim_minutes],
             ).fetchall()
@@ -1077,7 +1101,7 @@ class Store:
         _check_submission(submission)
         try:
             return self._record_vote(submission)
-        except duckdb.ConstraintException:
+        except ConstraintViolated:
             pass  # rolled back; what was in the way is looked up in a transaction of its own
         self._refuse_conflicting(submission)
 
@@ -1101,8 +1125,9 @@ class Store:
             # unique constraints still refuse an id reused for another pair, or a vote of
             # this rater's on this pair that an import added (see _refuse_conflicting).
             cur.execute(
-                "INSERT INTO judgments SELECT ?, a.pair_id, a.rater_id, a.round, ?, ?,"
-                " a.shown_left, epoch(now() - a.assigned_at), now(), ?, ?, ?, a.is_gold,"
+                f"INSERT INTO judgments ({', '.join(frames.JUDGMENTS)})"
+                " SELECT ?, a.pair_id, a.rater_id, a.round, ?, ?, a.shown_left,"
+                " date_part('epoch', now() - a.assigned_at), now(), ?, ?, ?, a.is_gold,"
                 " 'ui' FROM assignments a"
                 " WHERE a.rater_id = ? AND a.pair_id = ? AND a.round = ?",
                 [
@@ -1159,15 +1184,17 @@ class Store:
     def progress(self, rater_id: str, project_id: str) -> dict[str, int]:
         """A rater's own counts in a project: judged, skipped, work pairs still open to them
         (pairs needing votes that they have not seen) and gold pairs they have not seen."""
-        with self._write_lock:
-            self._reopen_if_broken()
-            cur = self._con.cursor()
-            seen = pa.table(
-                {"pair_id": pa.array(sorted(self._seen_by(cur, rater_id)), pa.string())}
-            )
-            cur.close()
+        if self._db.shared:
+            seen_pairs = _SEEN_BY_RATER
+            staged = None
+        else:
+            with self._write() as cur:
+                seen = self._seen_by(cur, rater_id)
+                staged = pl.DataFrame({"pair_id": sorted(seen)}, schema={"pair_id": pl.String()})
+            seen_pairs = "SELECT pair_id FROM seen_pairs"
         with self._read() as cur:
-            cur.register("seen_pairs", seen)
+            if staged is not None:
+                cur.stage("seen_pairs", staged)
             row = cur.execute(
                 "SELECT"
                 " (SELECT count(*) FROM assignments"
@@ -1175,14 +1202,15 @@ class Store:
                 " (SELECT count(*) FROM assignments"
                 "   WHERE rater_id = $rater AND project_id = $project AND status = 'skipped'),"
                 " (SELECT count(*) FROM coverage c JOIN projects pr USING (project_id)"
-                "   WHERE c.project_id = $project AND NOT c.is_gold"
+                "   WHERE c.project_id = $project AND NOT c.is_gold AND NOT c.is_probe"
                 "   AND c.n_done + c.n_open < pr.overlap_k"
-                "   AND c.pair_id NOT IN (SELECT pair_id FROM seen_pairs)),"
+                f"   AND c.pair_id NOT IN ({seen_pairs})),"
                 " (SELECT count(*) FROM coverage c WHERE c.project_id = $project AND c.is_gold"
-                "   AND c.pair_id NOT IN (SELECT pair_id FROM seen_pairs))",
+                f"   AND c.pair_id NOT IN ({seen_pairs}))",
                 {"rater": rater_id, "project": project_id},
-            ).fetchall()[0]
-            cur.unregister("seen_pairs")
+            ).fetchone()
+            if staged is not None:
+                cur.unstage("seen_pairs")
         assert row is not None
         return {
             "judged": int(row[0]),
@@ -1194,43 +1222,34 @@ class Store:
     # -- export ------------------------------------------------------------------------------
 
     def copy_judgments_to_parquet(self, out: Path, project_id: str | None = None) -> int:
-        """Stream every stored vote field to Parquet without passing through Python rows."""
-        where = ""
+        """Write every stored vote field to Parquet, through Arrow (no Python loop over
+        rows), in ``frames.JUDGMENTS`` dtypes whichever the engine."""
+        where, params = "", []
         if project_id is not None:
-            where = (
-                "WHERE j.pair_id IN (SELECT pair_id FROM pairs"
-                f" WHERE project_id = '{_sql_literal(project_id)}')"
-            )
+            where = "WHERE j.pair_id IN (SELECT pair_id FROM pairs WHERE project_id = ?)"
+            params = [project_id]
         columns = ", ".join("j." + c for c in frames.JUDGMENTS)
         with self._read() as cur:
-            # COPY takes no bound parameters, hence the escaped literals.
-            row = cur.execute(
-                f"COPY (SELECT {columns} FROM judgments j {where}"
-                " ORDER BY j.created_at, j.submission_id)"
-                f" TO '{_sql_literal(str(out))}' (FORMAT parquet)"
-            ).fetchone()
-        assert row is not None
-        return int(row[0])
+            votes = cur.frame(
+                f"SELECT {columns} FROM judgments j {where} ORDER BY j.created_at, j.submission_id",
+                params,
+            )
+        frames.conform(votes, frames.JUDGMENTS).write_parquet(out)
+        return votes.height
 
 
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _frame(cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> pl.DataFrame:
-    frame: pl.DataFrame = cur.sql(sql, params=list(params) or None).pl()
-    return frame
-
-
 #: The column numbering incoming rows while an import is written, to name a conflicting one.
 _ROW = "incoming_row"
-_ARROW_VIEWS = pl.CompatLevel.newest()
 
 
 def _prefixed(alias: str, columns: Iterable[str]) -> str:
     return ", ".join(f"{alias}.{name}" for name in columns)
 
 
-def _save_project(cur: duckdb.DuckDBPyConnection, project: Project) -> None:
+def _save_project(cur: Cursor, project: Project) -> None:
     """Create the project or replace its settings, inside the caller's transaction."""
     values = [_sql_value(getattr(project, name)) for name in _PROJECT_FIELDS]
     columns = ", ".join(_PROJECT_FIELDS)
@@ -1243,7 +1262,7 @@ def _save_project(cur: duckdb.DuckDBPyConnection, project: Project) -> None:
     )
 
 
-def _refuse_import_conflicts(cur: duckdb.DuckDBPyConnection) -> None:
+def _refuse_import_conflicts(cur: Cursor) -> None:
     """Raise ``ImportConflict`` for the first incoming row that contradicts a stored one:
     a pair with other content, a rater's other verdict on a pair and round, a submission id
     of another vote. Reads ``incoming_pairs`` and ``incoming_judgments``."""
@@ -1287,40 +1306,107 @@ def _seen_in(judgments: pl.DataFrame) -> dict[str, set[str]]:
     return {str(rater): set(pair_ids) for rater, pair_ids in grouped.iter_rows()}
 
 
-def _register_vote_counts(cur: duckdb.DuckDBPyConnection) -> None:
-    """Count the human votes on each pair that ``incoming_judgments`` has votes on, as
-    ``imported_vote_counts``, in ``cur``'s transaction (``incoming_judgments`` is dropped)."""
-    counted = cur.sql(
-        "SELECT j.pair_id, count(*)::INTEGER AS n FROM judgments j"
-        " SEMI JOIN (SELECT DISTINCT pair_id FROM incoming_judgments) i USING (pair_id)"
-        " WHERE j.rater_id IN (SELECT rater_id FROM raters WHERE kind = 'human')"
-        " GROUP BY j.pair_id"
-    ).to_arrow_table()
-    cur.unregister("incoming_judgments")
-    cur.register("imported_vote_counts", counted)
+def _refuse_nul(frame: pl.DataFrame, name: str) -> None:
+    """PostgreSQL cannot store U+0000 in text, and it is never meaningful in a preference
+    set: refused on every engine alike (the importers say where in the file)."""
+    for column, dtype in frame.schema.items():
+        if dtype == pl.String:
+            holds = frame[column].str.contains("\x00", literal=True).fill_null(False)
+            if holds.any():
+                row = int(holds.arg_true()[0])
+                raise ValueError(
+                    f"{name} row {row}: {column} holds a NUL character (U+0000), which no"
+                    " database stores"
+                )
 
 
-def _update_vote_counts(cur: duckdb.DuckDBPyConnection) -> None:
-    """Set ``coverage.n_done`` from ``imported_vote_counts`` (``_register_vote_counts``)."""
+def _salt(rater_id: str) -> int:
+    """The rater's place in the shared orders of pairs: 63 bits of a hash of their id."""
+    return int.from_bytes(hashlib.blake2b(rater_id.encode(), digest_size=8).digest()) >> 1
+
+
+#: Pairs a rater was ever given or voted on, as SQL (``$rater``), where nothing is cached.
+_SEEN_BY_RATER = (
+    "SELECT pair_id FROM assignments WHERE rater_id = $rater"
+    " UNION SELECT pair_id FROM judgments WHERE rater_id = $rater"
+)
+
+
+def _claim_shared(
+    cur: Cursor, rater_id: str, project: Project, *, gold: bool, dry_run: bool = False
+) -> str | None:
+    """PostgreSQL: count up the first pair in the rater's order that they have not seen and
+    that still needs votes (work) or is gold; None when there is none. ``dry_run``: only say
+    whether there is one.
+
+    The order is the least-covered level first, then the pairs' ``shuffle`` rotated to start
+    at the rater's salt: an index range scan (``coverage_next``), so it costs the same at a
+    million votes. The level read is a snapshot; the UPDATE rechecks the row under its lock,
+    so a pair another process filled meanwhile is passed over, never overfilled.
+    """
+    params: dict[str, Any] = {
+        "project": project.project_id,
+        "gold": gold,
+        "rater": rater_id,
+        "start": _salt(rater_id),
+        "k": None if gold else project.overlap_k,
+        "level": 0,
+    }
+    below_k = "" if gold else " AND n_done + n_open < $k"
+    while True:
+        row = cur.execute(
+            "SELECT min(n_done + n_open) FROM coverage WHERE project_id = $project"
+            f" AND is_gold = $gold AND NOT is_probe AND n_done + n_open >= $level{below_k}",
+            params,
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        params["level"] = int(row[0])
+        for rotation in ("c.shuffle >= $start", "c.shuffle < $start"):
+            candidates = cur.execute(
+                "SELECT c.pair_id FROM coverage c WHERE c.project_id = $project"
+                " AND c.is_gold = $gold AND NOT c.is_probe"
+                f" AND c.n_done + c.n_open = $level AND {rotation}"
+                f" AND c.pair_id NOT IN ({_SEEN_BY_RATER}) ORDER BY c.shuffle LIMIT 16",
+                params,
+            ).fetchall()
+            for (pair_id,) in candidates:
+                if dry_run:
+                    return str(pair_id)
+                counted = cur.execute(
+                    "UPDATE coverage SET n_open = n_open + 1 WHERE pair_id = $pair"
+                    " AND ($gold OR n_done + n_open < $k) RETURNING pair_id",
+                    {**params, "pair": pair_id},
+                ).fetchone()
+                if counted is not None:
+                    return str(pair_id)
+        params["level"] += 1
+
+
+def _add_vote_counts(cur: Cursor) -> None:
+    """Add ``imported_vote_counts`` (``_import_rows``) to the pairs' ``coverage.n_done``:
+    added, not set, so a vote committed beside the import is never overwritten."""
     cur.execute(
-        "UPDATE coverage SET n_done = counted.n FROM imported_vote_counts counted"
-        " WHERE coverage.pair_id = counted.pair_id"
+        "UPDATE coverage SET n_done = coverage.n_done + counted.n"
+        " FROM imported_vote_counts counted WHERE coverage.pair_id = counted.pair_id"
     )
-    cur.unregister("imported_vote_counts")
+    cur.unstage("imported_vote_counts")
 
 
-def _inserted(cur: duckdb.DuckDBPyConnection, sql: str) -> int:
-    """Rows written by an INSERT (DuckDB answers a plain INSERT with its row count)."""
-    row = cur.execute(sql).fetchall()
-    return int(row[0][0]) if row else 0
+#: The advisory lock that PostgreSQL imports take in turn (any constant; ours).
+_IMPORT_TURN = 0x1A7E_6A90
+#: The one migrations take.
+_MIGRATION_TURN = 0x1A7E_6A91
+
+
+def _take_turns(cur: Cursor, engine: str) -> None:
+    """On PostgreSQL, wait for any other process's migration (DuckDB has one process)."""
+    if engine == "postgresql":
+        cur.execute("SELECT pg_advisory_xact_lock(?)", [_MIGRATION_TURN])
 
 
 def _sql_value(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
-
-
-def _sql_literal(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def _project_filter(project_id: str | None) -> tuple[str, list[Any]]:
@@ -1333,7 +1419,7 @@ def _session_idle(role: str) -> timedelta:
     return ADMIN_SESSION_IDLE if role == "admin" else RATER_SESSION_IDLE
 
 
-def _open_session(cur: duckdb.DuckDBPyConnection, role: str, rater_id: str | None) -> SignIn:
+def _open_session(cur: Cursor, role: str, rater_id: str | None) -> SignIn:
     """Record a new session (hashes only) inside the caller's write transaction."""
     session_id, secret, handoff = (secrets.token_urlsafe(n) for n in (12, 32, 32))
     cur.execute(
@@ -1352,7 +1438,7 @@ def _open_session(cur: duckdb.DuckDBPyConnection, role: str, rater_id: str | Non
     return SignIn(Session(session_id, role, rater_id), secret, handoff)
 
 
-def _end_sessions_of(cur: duckdb.DuckDBPyConnection, rater_id: str, why: str) -> None:
+def _end_sessions_of(cur: Cursor, rater_id: str, why: str) -> None:
     cur.execute(
         "UPDATE sessions SET ended_at = now(), ended_why = ?"
         " WHERE rater_id = ? AND ended_at IS NULL",
@@ -1360,7 +1446,7 @@ def _end_sessions_of(cur: duckdb.DuckDBPyConnection, rater_id: str, why: str) ->
     )
 
 
-def _may_label(cur: duckdb.DuckDBPyConnection, rater_id: str, project_id: str) -> bool:
+def _may_label(cur: Cursor, rater_id: str, project_id: str) -> bool:
     row = cur.execute(
         "SELECT only_project IS NULL OR only_project = ? FROM raters WHERE rater_id = ?",
         [project_id, rater_id],
@@ -1399,14 +1485,7 @@ def _intentgap_command(argv: Sequence[str]) -> str | None:
     return None
 
 
-def _roll_back(cur: duckdb.DuckDBPyConnection) -> None:
-    """Undo the open transaction, if there still is one: after a failed COMMIT, DuckDB has
-    already rolled back, and a second ROLLBACK would only hide the real error."""
-    with suppress(duckdb.Error):
-        cur.execute("ROLLBACK")
-
-
-def _refuse_an_imported_vote(cur: duckdb.DuckDBPyConnection, s: Submission) -> None:
+def _refuse_an_imported_vote(cur: Cursor, s: Submission) -> None:
     """On a pair this rater is done with: raise ``AlreadyJudged`` if the vote there came by
     import rather than from this rater's page (a resend of theirs is merely no news)."""
     stored = cur.execute(

@@ -1,15 +1,18 @@
-"""Shared fixtures: a fresh real DuckDB store, a small project, and the public datasets."""
+"""Shared fixtures: a fresh real store on each engine (DuckDB, PostgreSQL), a small project,
+and the public datasets."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from data.store import Project, Store
+from tests import postgres
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,10 +40,33 @@ def datasets() -> Path:
     return folder
 
 
+#: The engines every store test runs on: DuckDB in memory, PostgreSQL in a fresh database.
+ENGINES = ("duckdb", "postgresql")
+
+
+@contextmanager
+def fresh_store(engine: str) -> Iterator[Store]:
+    """A fresh store with migrations applied: in memory (DuckDB) or in a database created
+    for it and dropped afterwards (PostgreSQL; skips without a server, fails under CI)."""
+    if engine == "duckdb":
+        with Store() as fresh:
+            yield fresh
+        return
+    with postgres.fresh_database() as url, Store(url) as fresh:
+        yield fresh
+
+
+@pytest.fixture(params=ENGINES)
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A fresh store on each engine: every test that takes it runs on both."""
+    with fresh_store(request.param) as fresh:
+        yield fresh
+
+
 @pytest.fixture
-def store() -> Iterator[Store]:
-    """A fresh in-memory store with migrations applied."""
-    with Store() as fresh:
+def duckdb_store() -> Iterator[Store]:
+    """A fresh in-memory DuckDB store, for what only DuckDB has (its in-process lock)."""
+    with fresh_store("duckdb") as fresh:
         yield fresh
 
 

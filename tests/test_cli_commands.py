@@ -261,3 +261,82 @@ def test_the_installed_command_prints_no_traceback(
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+# -- probes make: probe pairs for the raters, through the real command ------------------------
+
+
+def _pairs_with_gold(tmp_path: Path, ws: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Three gold pairs and one without gold or votes, imported into project p."""
+    source = tmp_path / "pairs.jsonl"
+    rows = [
+        {"prompt": f"Q{i}?", "response_a": f"Good answer {i}.", "response_b": f"Bad {i}."}
+        | ({"gold": "a"} if i < 3 else {})
+        for i in range(4)
+    ]
+    source.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    code, _, err = run(capsys, "import", str(source), "--workspace", ws, "--project", "p")
+    assert code == 0, err
+
+
+def test_probes_make_writes_probe_pairs_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "ws")
+    _pairs_with_gold(tmp_path, ws, capsys)
+    argv = ["probes", "make", "--workspace", ws, "--project", "p", "--kinds", "length,retest"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert out.splitlines() == [
+        "length: 3 made, 1 skipped (fewer than 3 human votes: 1)",
+        "retest: served, not made (a judged pair again, sides swapped, round 1)",
+        "Probe pairs in 'p': 3 new, 0 there already.",
+    ]
+    with Store(Workspace.resolve(ws).database) as store:
+        probes = store.pairs("p").filter(pl.col("probe_kind").is_not_null())
+    assert probes.height == 3
+    assert set(probes["probe_kind"]) == {"length"} and set(probes["source"]) == {"probe"}
+    assert probes["is_gold"].not_().all() and probes["gold"].is_in(["a", "b"]).all()
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert out.splitlines()[-1] == "Probe pairs in 'p': 0 new, 3 there already."
+
+
+def test_probes_make_with_every_kind_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = str(tmp_path / "ws")
+    _pairs_with_gold(tmp_path, ws, capsys)
+    code, out, err = run(capsys, "probes", "make", "--workspace", ws, "--project", "p")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines[:-1]] == [
+        "length", "flattery", "sycophancy", "confidence", "refusal", "markdown", "retest"
+    ]  # fmt: skip
+    assert lines[-1] == "Probe pairs in 'p': 18 new, 0 there already."
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--project", "nope"], "intentgap: no project 'nope'"),
+        (["--project", "p", "--kinds", "padding"], "intentgap: unknown probe kind 'padding'"),
+        (["--project", "p", "--min-agreement", "0.5"], "intentgap: min_agreement must lie"),
+    ],
+)
+def test_probes_make_refuses_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    ws = str(tmp_path / "ws")
+    _pairs_with_gold(tmp_path, ws, capsys)
+    code, out, err = run(capsys, "probes", "make", "--workspace", ws, *options)
+    assert (code, out) == (2, "")
+    assert err.startswith(message) and err.count("\n") == 1, err
+    with Store(Workspace.resolve(ws).database) as store:
+        assert store.pairs("p")["probe_kind"].is_null().all(), "nothing written"
+
+
+def test_probes_make_has_help() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.make_parser().parse_args(["probes", "make", "--help"])
+    assert exit_info.value.code == 0

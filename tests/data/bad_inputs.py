@@ -187,6 +187,12 @@ BAD_INPUTS: list[Bad] = [
         "pairs.jsonl, line 1, column 'response_b': the response is empty",
     ),
     Bad(
+        "nul-character-in-a-response",
+        jsonl("pairs.jsonl", PAIR, {**PAIR, "response_a": "fine until\u0000here"}),
+        "pairs.jsonl, line 2, column 'response_a': the text holds a NUL character (U+0000),"
+        " which no database stores",
+    ),
+    Bad(
         "invisible-trl-response",
         jsonl("prefs.jsonl", {"prompt": "q", "chosen": "\u200b\u200c", "rejected": "no"}),
         "prefs.jsonl, line 1, column 'chosen': the response is empty",

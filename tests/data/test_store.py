@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from data import frames
+from data.engines import ConstraintViolated
 from data.store import (
     MIGRATIONS,
     AlreadyJudged,
@@ -242,12 +243,13 @@ def test_lock_error_type_names_the_file(tmp_path: Path) -> None:
 def test_judgments_are_append_only_at_the_schema_level(toy_store: Store) -> None:
     pair_id = _claim(toy_store, "r1")
     toy_store.submit(Submission("s", "r1", pair_id, "a"))
-    with pytest.raises(duckdb.ConstraintException):
-        toy_store._con.execute(  # poking the schema on purpose
+    with pytest.raises(ConstraintViolated), toy_store._write() as cur:  # poking the schema
+        cur.execute(
             "INSERT INTO judgments (submission_id, pair_id, rater_id, choice, created_at)"
             " VALUES ('s', ?, 'r1', 'b', now())",
             [pair_id],
         )
+    assert toy_store.judgments()["choice"].to_list() == ["a"]
 
 
 # -- writes that fail: the real cause, and nothing stuck ---------------------------------------

@@ -11,6 +11,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from data import frames
+from labeling.edits import EDITS
+from labeling.rater_probes import PROBE_KINDS, RETEST, make_probe_pairs
 from reward.config import TrainConfig
 from reward.probes import PROBES, run_probes, swap_probe
 from reward.score import RewardScorer
@@ -159,3 +162,43 @@ def test_the_length_probe_flags_a_model_trained_to_prefer_longer_responses(
     else:
         assert length.flip_rate < 0.1
     assert not swap.flagged
+
+
+def test_the_model_and_the_raters_are_probed_with_the_same_edits() -> None:
+    """Each model probe holds the registry's edit object, and the loser the model scores after
+    an edit is, text for text, the loser a rater sees in that kind's probe pair."""
+    assert all(probe.edit is EDITS[probe.name] for probe in PROBES)
+    assert [probe.name for probe in PROBES] == [k for k in PROBE_KINDS if k != RETEST]
+
+    class Recorder(WordCount):
+        """The word-count reward, remembering every (prompt, response) it scores."""
+
+        def __init__(self) -> None:
+            self.seen: set[tuple[str, str]] = set()
+
+        def score(
+            self,
+            prompts: Sequence[str],
+            responses: Sequence[str],
+            prompt_messages: Sequence[str | None] | None = None,
+        ) -> np.ndarray:
+            self.seen.update(zip(prompts, responses, strict=True))
+            return super().score(prompts, responses, prompt_messages)
+
+    # The longer response wins for the word count; gold says the same for the raters.
+    pairs = pl.DataFrame(
+        {
+            "pair_id": ["p1", "p2"],
+            "prompt": ["Capital of France?", "Boiling point of water?"],
+            "response_a": ["Paris, on the Seine. It is the capital.", "It is 50 degrees."],
+            "response_b": ["Lyon.", "At sea level, 100 degrees Celsius. Less on a mountain."],
+            "gold": ["a", "b"],
+        }
+    )
+    recorder = Recorder()
+    run_probes(recorder, pairs, PROBES)
+    made = make_probe_pairs(pairs, pl.DataFrame(schema=frames.JUDGMENTS))
+    assert made.pairs.height == len(PROBES) * pairs.height
+    for probe in made.pairs.iter_rows(named=True):
+        loser = "b" if probe["gold"] == "a" else "a"
+        assert (probe["prompt"], probe[f"response_{loser}"]) in recorder.seen, probe["probe_kind"]
