@@ -1,6 +1,7 @@
 """The terminal door: ``intentgap demo|serve|import|export|project|raters|audit|train|...``.
 
-Every command takes ``--workspace DIR`` (else ``$INTENTGAP_HOME``, else ``./workspace``).
+Every command takes ``--workspace DIR`` (else ``$INTENTGAP_HOME``, else ``./workspace``) and
+``--database URL`` (else ``$INTENTGAP_DATABASE_URL``, else the workspace's DuckDB file).
 Commands orchestrate; the work happens in ``data/``, ``labeling/`` and ``reward/``.
 """
 
@@ -22,7 +23,7 @@ from data.formats import FORMATS, MAX_BYTES
 from data.importers import import_file
 from data.presets import PRESETS
 from data.store import Project, Store, WorkspaceLocked
-from data.workspace import ENV_VAR, StoreWriteError, Workspace
+from data.workspace import DATABASE_ENV_VAR, ENV_VAR, StoreWriteError, Workspace
 
 __all__ = ["main"]
 
@@ -41,7 +42,7 @@ class CommandError(Exception):
 def cmd_demo(args: argparse.Namespace) -> int:
     """Create the workspace with the bundled demo: the project and its pairs, a simulated
     rater pool that has voted on every pair already, three demo raters and an admin password."""
-    workspace = Workspace.resolve(args.workspace).create()
+    workspace = Workspace.resolve(args.workspace, args.database).create()
     demo = resources.files("data").joinpath("demo")
     settings = json.loads(demo.joinpath("project.json").read_text(encoding="utf-8"))
     project_id = settings["project_id"]
@@ -119,10 +120,12 @@ def _demo_admin_password(workspace: Workspace) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the app (Streamlit) on the workspace."""
-    workspace = Workspace.resolve(args.workspace).create()
-    with _open_store(workspace):
-        pass  # fail here, plainly, if another process holds the database
+    workspace = Workspace.resolve(args.workspace, args.database).create()
+    with _open_store(workspace) as store:
+        where = store.location  # fail here, plainly, if another process holds the database
     env = {**os.environ, ENV_VAR: str(workspace.root)}
+    if workspace.database_url is not None:
+        env[DATABASE_ENV_VAR] = workspace.database_url
     command = [
         sys.executable,
         "-m",
@@ -140,7 +143,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "--client.toolbarMode",
         "minimal",  # no "Deploy" button: this app is served, not published
     ]
-    print(f"intentgap on http://{args.address}:{args.port} (workspace {workspace.root})")
+    print(
+        f"intentgap on http://{args.address}:{args.port} (workspace {workspace.root},"
+        f" database {where})"
+    )
     sys.stdout.flush()
     # Become the server rather than its parent: a stop signal (systemd, a test, kill) then
     # reaches the process that holds the database, instead of orphaning it.
@@ -150,7 +156,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     """Import pairs and/or judgments from a file (JSONL, CSV, Parquet) or a preset folder."""
     mapping = dict(_parse_mapping(item) for item in args.map)
-    with _open_store(Workspace.resolve(args.workspace).create()) as store:
+    with _open_store(Workspace.resolve(args.workspace, args.database).create()) as store:
         # A new project is created in the import's own transaction: a refused file leaves
         # no trace, not even the project it named.
         report = import_file(
@@ -180,7 +186,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         include_gold=not args.no_gold,
         posterior=args.posterior,
     )
-    with _open_store(Workspace.resolve(args.workspace).existing()) as store:
+    with _open_store(Workspace.resolve(args.workspace, args.database).existing()) as store:
         try:
             manifest = export_snapshot(
                 store,
@@ -200,7 +206,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_project(args: argparse.Namespace) -> int:
     """Show, create or change a project's labeling rules."""
-    with _open_store(Workspace.resolve(args.workspace).create()) as store:
+    with _open_store(Workspace.resolve(args.workspace, args.database).create()) as store:
         current = store.project(args.project_id) or Project(args.project_id, args.project_id)
         changes: dict[str, Any] = {
             name: getattr(args, name)
@@ -222,7 +228,7 @@ def cmd_project(args: argparse.Namespace) -> int:
 def cmd_raters(args: argparse.Namespace) -> int:
     """Add raters (prints each one's secret sign-in link, good for one sign-in), list, reset
     (a new link; the old one and the rater's sessions end) or deactivate."""
-    with _open_store(Workspace.resolve(args.workspace).create()) as store:
+    with _open_store(Workspace.resolve(args.workspace, args.database).create()) as store:
         if args.action == "list":
             print(store.raters().write_csv(), end="")
             return 0
@@ -243,13 +249,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """Agreement, rater reliability, blind spots and the model leaderboard."""
     from labeling.audit import audit_report, format_report
 
-    with _open_store(Workspace.resolve(args.workspace).existing()) as store:
-        report = audit_report(
-            store.pairs(args.project),
-            store.judgments(args.project),
-            n_boot=args.n_boot,
-            raters=store.raters(),
-        )
+    if args.snapshot is not None:
+        # A snapshot the admin exported from the running app: no database needed (with
+        # DuckDB, the app holds the file while it serves).
+        from data.export import read_snapshot
+        from reward.snapshot import pairs_from_preferences
+
+        preferences, judgments, _ = read_snapshot(Path(args.snapshot))
+        report = audit_report(pairs_from_preferences(preferences), judgments, n_boot=args.n_boot)
+    else:
+        with _open_store(Workspace.resolve(args.workspace, args.database).existing()) as store:
+            report = audit_report(
+                store.pairs(args.project),
+                store.judgments(args.project),
+                n_boot=args.n_boot,
+                raters=store.raters(),
+            )
     print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
     return 0
 
@@ -260,7 +275,7 @@ def cmd_probes_make(args: argparse.Namespace) -> int:
     from labeling.rater_probes import PROBE_KINDS, RETEST, make_probe_pairs
 
     kinds = PROBE_KINDS if args.kinds is None else _comma_list(args.kinds)
-    with _open_store(Workspace.resolve(args.workspace).existing()) as store:
+    with _open_store(Workspace.resolve(args.workspace, args.database).existing()) as store:
         if store.project(args.project) is None:
             raise CommandError(f"no project {args.project!r}")
         made = make_probe_pairs(
@@ -325,6 +340,14 @@ def make_parser() -> argparse.ArgumentParser:
         "--workspace",
         metavar="DIR",
         help=f"workspace folder (default: ${ENV_VAR}, else ./workspace)",
+    )
+    common.add_argument(
+        "--database",
+        metavar="URL",
+        help=(
+            f"a postgresql:// URL to keep the votes in, shared by several app processes and"
+            f" commands (default: ${DATABASE_ENV_VAR}, else the workspace's DuckDB file)"
+        ),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -407,6 +430,14 @@ def make_parser() -> argparse.ArgumentParser:
     audit.add_argument("--project", help="only this project (default: all)")
     audit.add_argument("--json", action="store_true", help="machine-readable output")
     audit.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    audit.add_argument(
+        "--snapshot",
+        metavar="DIR",
+        help=(
+            "audit an exported snapshot (its one project) instead of the database: works"
+            " while the app holds the DuckDB file"
+        ),
+    )
     audit.set_defaults(run=cmd_audit)
 
     from labeling.rater_probes import PROBE_KINDS

@@ -25,6 +25,7 @@ BENCHMARKS = {
     "reward": "bench.bench_reward",
     "reward_accuracy": "bench.bench_reward_accuracy",
     "import_memory": "bench.bench_import_memory",
+    "label_efficiency": "bench.bench_label_efficiency",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

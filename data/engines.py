@@ -88,6 +88,8 @@ class Engine(Protocol):
     location: str
     #: The file, for DuckDB (None in memory or on PostgreSQL).
     path: Path | None
+    #: SQL after a SELECT that reads a row to update it in the same transaction.
+    lock_row: str
 
     def read(self) -> Any: ...  # context manager of Cursor
     def write(self, on_abort: Callable[[], None] | None = None) -> Any: ...
@@ -162,6 +164,8 @@ class DuckDBEngine:
 
     kind = "duckdb"
     shared = False
+    #: What locks a row read for an update (none needed: writes take the process lock).
+    lock_row = ""
     #: The driver's errors, which ``named`` turns into the store's.
     errors = duckdb.Error
 
@@ -432,6 +436,7 @@ class PostgresEngine:
 
     kind = "postgresql"
     shared = True
+    lock_row = " FOR UPDATE"
     path: Path | None = None
 
     def __init__(self, url: str, max_connections: int = 16) -> None:

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
@@ -452,15 +452,18 @@ class Store:
         signs in once (``sign_in_with_token``); ``only_project`` is the one project they may
         label (None: any project)."""
         token = secrets.token_urlsafe(24)
-        with self._write() as cur:
-            exists = cur.execute("SELECT 1 FROM raters WHERE rater_id = ?", [rater_id]).fetchone()
-            if exists:
-                raise ValueError(f"rater {rater_id!r} already exists")
-            cur.execute(
-                "INSERT INTO raters (rater_id, name, kind, token_hash, only_project)"
-                " VALUES (?, ?, 'human', ?, ?)",
-                [rater_id, name or rater_id, hash_token(token), only_project],
-            )
+        exists = ValueError(f"rater {rater_id!r} already exists")
+        try:
+            with self._write() as cur:
+                if cur.execute("SELECT 1 FROM raters WHERE rater_id = ?", [rater_id]).fetchone():
+                    raise exists
+                cur.execute(
+                    "INSERT INTO raters (rater_id, name, kind, token_hash, only_project)"
+                    " VALUES (?, ?, 'human', ?, ?)",
+                    [rater_id, name or rater_id, hash_token(token), only_project],
+                )
+        except ConstraintViolated:  # added by another process meanwhile
+            raise exists from None
         return token
 
     def reset_token(self, rater_id: str) -> str:
@@ -971,15 +974,36 @@ class Store:
         only while it still needs votes (checked on the row, under its lock), and a rater's
         second tab on another replica cannot be given the same pair (the assignment's key).
         """
+        for attempt in range(3):
+            try:
+                return self._claim(rater_id, project, gold=gold, choose_side=choose_side)
+            except ConstraintViolated:
+                # The rater's tab on another replica claimed the same pair at the same
+                # moment (the assignment's key refused the second): claim again.
+                if attempt == 2 or not self._db.shared:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _claim(
+        self,
+        rater_id: str,
+        project: Project,
+        *,
+        gold: bool,
+        choose_side: Callable[[str, str], str],
+    ) -> Assignment | None:
         with self._write() as cur:
             if not _may_label(cur, rater_id, project.project_id):
                 return None
             if self._db.shared:
-                pair_id = _claim_shared(cur, rater_id, project, gold=False, dry_run=gold)
-                if pair_id is not None and gold:
-                    pair_id = _claim_shared(cur, rater_id, project, gold=True)
-            else:
-                pair_id = self._claim_owned(cur, rater_id, project, gold=gold)
+                # Gold is served only while the rater still has work (looked up, not claimed).
+                work = _claim_shared(
+                    cur, rater_id, project, gold=False, side=None if gold else choose_side
+                )
+                if work is None or not gold:
+                    return work
+                return _claim_shared(cur, rater_id, project, gold=True, side=choose_side)
+            pair_id = self._claim_owned(cur, rater_id, project, gold=gold)
             if pair_id is None:
                 return None
             shown_left = choose_side(rater_id, pair_id)
@@ -1060,17 +1084,27 @@ class Store:
 
         A late answer to an expired assignment is still accepted. ``now`` defaults to the
         database clock (tests pass a later time instead of waiting).
+
+        On PostgreSQL another replica may be sweeping at the same moment: of two sweeps that
+        lock the same rows, one gives way (returns 0) and the next sweep finds what is left.
         """
-        with self._write() as cur:
-            expired = cur.execute(
-                "UPDATE assignments SET status = 'expired'"
-                " WHERE project_id = ? AND status = 'open'"
-                " AND assigned_at < coalesce(?::TIMESTAMPTZ, now()) - ? * INTERVAL '1 minute'"
-                " RETURNING pair_id",
-                [project.project_id, now, project.reclaim_minutes],
-            ).fetchall()
-            for (pair_id,) in expired:
-                cur.execute("UPDATE coverage SET n_open = n_open - 1 WHERE pair_id = ?", [pair_id])
+        try:
+            with self._write() as cur:
+                expired = cur.execute(
+                    "UPDATE assignments SET status = 'expired'"
+                    " WHERE project_id = ? AND status = 'open'"
+                    " AND assigned_at < coalesce(?::TIMESTAMPTZ, now()) - ? * INTERVAL '1 minute'"
+                    " RETURNING pair_id",
+                    [project.project_id, now, project.reclaim_minutes],
+                ).fetchall()
+                for pair_id in sorted(p for (p,) in expired):  # one order: fewer deadlocks
+                    cur.execute(
+                        "UPDATE coverage SET n_open = n_open - 1 WHERE pair_id = ?", [pair_id]
+                    )
+        except WriteClash:
+            if not self._db.shared:
+                raise
+            return 0
         return len(expired)
 
     def skip(self, rater_id: str, pair_id: str, round: int = 0) -> None:
@@ -1109,7 +1143,10 @@ class Store:
         key = [s.rater_id, s.pair_id, s.round]
         with self._write() as cur:
             assignment = cur.execute(
-                "SELECT status FROM assignments WHERE rater_id = ? AND pair_id = ? AND round = ?",
+                # Locked (PostgreSQL): the rater's tab on another replica, voting on the
+                # same pair, waits here and then finds it done (DuckDB: the write lock).
+                "SELECT status FROM assignments WHERE rater_id = ? AND pair_id = ? AND round = ?"
+                + self._db.lock_row,
                 key,
             ).fetchone()
             if assignment is None:
@@ -1333,16 +1370,26 @@ _SEEN_BY_RATER = (
 
 
 def _claim_shared(
-    cur: Cursor, rater_id: str, project: Project, *, gold: bool, dry_run: bool = False
-) -> str | None:
-    """PostgreSQL: count up the first pair in the rater's order that they have not seen and
-    that still needs votes (work) or is gold; None when there is none. ``dry_run``: only say
-    whether there is one.
+    cur: Cursor,
+    rater_id: str,
+    project: Project,
+    *,
+    gold: bool,
+    side: Callable[[str, str], str] | None,
+) -> Assignment | None:
+    """PostgreSQL: assign the rater the first pair in their order that they have not seen and
+    that still needs votes (work) or is gold; None when there is none. ``side`` chooses the
+    left response; without it, nothing is written and the pair found is returned as a
+    placeholder assignment (to learn whether any is left).
 
     The order is the least-covered level first, then the pairs' ``shuffle`` rotated to start
     at the rater's salt: an index range scan (``coverage_next``), so it costs the same at a
-    million votes. The level read is a snapshot; the UPDATE rechecks the row under its lock,
-    so a pair another process filled meanwhile is passed over, never overfilled.
+    million votes. The assignment row is written first: a second tab of the same rater on
+    another replica, claiming the same pair, waits for it and is refused (then claims again)
+    before it locks anything else, so the locks are always taken assignment, then coverage,
+    as a vote takes them. The coverage row is then counted up only if it still needs votes
+    (checked on the row under its lock): a pair another process filled meanwhile is given
+    back and passed over, never overfilled.
     """
     params: dict[str, Any] = {
         "project": project.project_id,
@@ -1371,15 +1418,33 @@ def _claim_shared(
                 params,
             ).fetchall()
             for (pair_id,) in candidates:
-                if dry_run:
-                    return str(pair_id)
+                if side is None:
+                    placeholder = datetime.now(UTC)
+                    return Assignment(
+                        rater_id, str(pair_id), project.project_id, "a", gold, placeholder
+                    )
+                shown_left = side(rater_id, str(pair_id))
+                assigned = cur.execute(
+                    "INSERT INTO assignments"
+                    " (rater_id, pair_id, project_id, shown_left, is_gold, assigned_at)"
+                    " VALUES (?, ?, ?, ?, ?, now()) ON CONFLICT DO NOTHING RETURNING assigned_at",
+                    [rater_id, pair_id, project.project_id, shown_left, gold],
+                ).fetchone()
+                if assigned is None:
+                    continue  # the rater's other tab took it meanwhile
                 counted = cur.execute(
                     "UPDATE coverage SET n_open = n_open + 1 WHERE pair_id = $pair"
                     " AND ($gold OR n_done + n_open < $k) RETURNING pair_id",
                     {**params, "pair": pair_id},
                 ).fetchone()
                 if counted is not None:
-                    return str(pair_id)
+                    return Assignment(
+                        rater_id, str(pair_id), project.project_id, shown_left, gold, assigned[0]
+                    )
+                cur.execute(
+                    "DELETE FROM assignments WHERE rater_id = ? AND pair_id = ? AND round = 0",
+                    [rater_id, pair_id],
+                )
         params["level"] += 1
 
 

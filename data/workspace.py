@@ -1,4 +1,5 @@
-"""Where runtime files live: the DuckDB file, snapshots, checkpoints and scores.
+"""Where runtime files live: the DuckDB file (or the PostgreSQL database that replaces it),
+snapshots, checkpoints and scores.
 
 Also what goes wrong there: ``StoreWriteError`` names why the workspace cannot be written
 (disk full, read-only, a file where the folder should be), for the store, the export and the
@@ -12,9 +13,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ENV_VAR", "StoreWriteError", "Workspace", "write_failure_cause"]
+__all__ = ["DATABASE_ENV_VAR", "ENV_VAR", "StoreWriteError", "Workspace", "write_failure_cause"]
 
 ENV_VAR = "INTENTGAP_HOME"
+#: A ``postgresql://`` URL: the votes live there instead of in the workspace's DuckDB file.
+DATABASE_ENV_VAR = "INTENTGAP_DATABASE_URL"
 
 #: The short cause of a failed write, by the errno the system reported.
 _CAUSES: dict[int, str] = {
@@ -76,18 +79,31 @@ class Workspace:
     """A folder holding one intentgap database and the files made from it.
 
     Chosen by, in order: an explicit path (``--workspace``), ``$INTENTGAP_HOME``, ``./workspace``.
+    The database is the folder's DuckDB file, unless a PostgreSQL URL is given
+    (``--database``, else ``$INTENTGAP_DATABASE_URL``): then several app processes and
+    commands share it, and the folder keeps only snapshots, checkpoints and secrets.
     """
 
     root: Path
+    database_url: str | None = None
 
     @classmethod
-    def resolve(cls, explicit: str | os.PathLike[str] | None = None) -> Workspace:
+    def resolve(
+        cls, explicit: str | os.PathLike[str] | None = None, database: str | None = None
+    ) -> Workspace:
         chosen = explicit or os.environ.get(ENV_VAR) or "workspace"
-        return cls(Path(chosen).expanduser().resolve())
+        url = database or os.environ.get(DATABASE_ENV_VAR) or None
+        if url is not None and not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                f"--database must be a postgresql:// URL, not {url!r} (without it, the"
+                " workspace's DuckDB file is the database)"
+            )
+        return cls(Path(chosen).expanduser().resolve(), url)
 
     @property
-    def database(self) -> Path:
-        return self.root / "intentgap.duckdb"
+    def database(self) -> Path | str:
+        """What ``Store`` opens: the PostgreSQL URL, else the workspace's DuckDB file."""
+        return self.database_url or self.root / "intentgap.duckdb"
 
     @property
     def snapshots(self) -> Path:
@@ -140,7 +156,7 @@ class Workspace:
     def existing(self) -> Workspace:
         """This workspace, which must exist already (for commands that only read it)."""
         self._refuse_a_file()
-        if not self.root.exists():
+        if not self.root.exists() and self.database_url is None:
             raise FileNotFoundError(
                 f"no workspace at {self.root}: make one with `intentgap demo` or"
                 " `intentgap import`, or point --workspace at one"
