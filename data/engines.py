@@ -446,6 +446,12 @@ class PostgresEngine:
         self.url = url
         self.location = _without_password(url)
         self.on_reset: Callable[[], None] = lambda: None
+        try:  # once directly: a server that is down is named at once, not after retries
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.Error as error:
+            raise StoreWriteError(
+                None, f"cannot connect to {self.location}: {_first_line(error)}"
+            ) from None
         try:
             self._pool = ConnectionPool(
                 url,

@@ -5,6 +5,8 @@ A snapshot is what leaves the database for training (``reward/`` reads only thes
     snapshot/
       pairs.parquet      frames.PREFERENCES by pair_id (TRL prompt/chosen/rejected + stats)
       judgments.parquet  frames.JUDGMENTS, sorted by created_at, submission_id
+      bias_card.json     what the audit found wrong with the votes (``labeling.bias_card``)
+      BIAS_CARD.md       the same, to read
       manifest.json      counts, options, schema_version, per-file sha256, content_hash, source
 
 Two hashes, two jobs. ``content_hash`` names the data: a sha256 over a canonical encoding of
@@ -14,7 +16,15 @@ it. Each file's ``sha256`` guards the bytes: reading checks it before parsing, s
 damaged file is named as such. Files are written deterministically (sorted rows, fixed column
 order and layout), so with the same library versions the same data also gives the same bytes.
 
-This module only reads and writes files; building the preference frame is ``labeling``'s job.
+The bias card is not part of ``content_hash``: its numbers are derived from the two frames
+(bootstrap intervals, model fits), so they may change with the method or a library version
+while the data stays the same, and the hash that checkpoints record names the data. Its two
+files are listed in the manifest with their sha256 like the Parquet files, so reading checks
+their bytes too. A snapshot may lack a card (``write_snapshot`` without one): readers of this
+format take both.
+
+This module only reads and writes files; building the preference frame and the bias card is
+``labeling``'s job.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -40,9 +50,12 @@ from data import frames
 from data.workspace import StoreWriteError, write_failure_cause
 
 __all__ = [
+    "BIAS_CARD_FILE",
+    "BIAS_CARD_MARKDOWN_FILE",
     "JUDGMENTS_FILE",
     "MANIFEST_FILE",
     "PAIRS_FILE",
+    "BiasCardContent",
     "Manifest",
     "SnapshotError",
     "SnapshotExists",
@@ -55,6 +68,10 @@ __all__ = [
 PAIRS_FILE = "pairs.parquet"
 JUDGMENTS_FILE = "judgments.parquet"
 MANIFEST_FILE = "manifest.json"
+BIAS_CARD_FILE = "bias_card.json"
+BIAS_CARD_MARKDOWN_FILE = "BIAS_CARD.md"
+#: The text files a snapshot may hold beside its data, checked by sha256 when listed.
+_TEXT_FILES = (BIAS_CARD_FILE, BIAS_CARD_MARKDOWN_FILE)
 #: Version of the folder layout and the files' contracts; readers refuse other ones.
 #: 2: pairs.parquet gained ``posterior`` (Dawid-Skene soft label) and ``gold_principle``.
 FORMAT_VERSION = 2
@@ -90,9 +107,19 @@ class SnapshotError(ValueError):
         super().__init__(f"snapshot file {path}: {problem}")
 
 
+class BiasCardContent(Protocol):
+    """A bias card as the snapshot writes it (``labeling.bias_card.BiasCard`` is one): its
+    JSON-ready values (``bias_card.json``) and its Markdown (``BIAS_CARD.md``)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def to_markdown(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class SnapshotFile:
-    """One data file of a snapshot as the manifest records it."""
+    """One file of a snapshot as the manifest records it; ``rows`` counts a Parquet file's
+    rows and a text file's lines."""
 
     name: str
     sha256: str
@@ -167,12 +194,16 @@ def write_snapshot(
     schema_version: str,
     source: str,
     overwrite: bool = False,
+    bias_card: BiasCardContent | None = None,
 ) -> Manifest:
     """Write a snapshot folder and return its manifest.
 
     ``preferences`` must follow ``frames.PREFERENCES`` and ``judgments`` ``frames.JUDGMENTS``
     (same column names and dtypes, any order; ``pair_id`` and ``submission_id`` unique), else
     ValueError. ``options`` (JSON-ready) records how the set was built; ``source`` where from.
+    ``bias_card`` (built by ``labeling.bias_card`` from the votes) is written as
+    ``bias_card.json`` and ``BIAS_CARD.md``; its values must be JSON-ready (no NaN), else
+    ValueError.
 
     Files go to a hidden sibling folder (``.<name>.<pid>-<random>.partial``) that is renamed
     to ``out_dir`` at the end, so a crash leaves either no snapshot or a whole one (plus that
@@ -191,6 +222,7 @@ def write_snapshot(
         recorded_options = json.loads(json.dumps(dict(options)))
     except (TypeError, ValueError) as error:
         raise ValueError(f"options must be JSON-serialisable: {error}") from None
+    texts = _card_texts(bias_card) if bias_card is not None else {}
     with _named_write_failures(out_dir):
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         _remove_leftovers(out_dir.parent)
@@ -198,6 +230,7 @@ def write_snapshot(
         staging.mkdir()
         try:
             files = tuple(_write_parquet(staging / name, frame) for name, frame in data.items())
+            files += tuple(_write_text(staging / name, text) for name, text in texts.items())
             prefs, votes = data[PAIRS_FILE], data[JUDGMENTS_FILE]
             manifest = Manifest(
                 format_version=FORMAT_VERSION,
@@ -232,7 +265,8 @@ def read_snapshot(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame, Manifest]:
     Raises SnapshotError naming the file and the problem when the folder or a file is
     missing, the manifest is malformed or of a newer format, a file's columns or dtypes differ
     from its contract, its bytes differ from the manifest's sha256, its row count does, or
-    the data read does not give the manifest's ``content_hash``.
+    the data read does not give the manifest's ``content_hash``. The bias card's files, when
+    the manifest lists them, must be there with the manifest's sha256 too.
     """
     folder = Path(folder)
     manifest_path = folder / MANIFEST_FILE
@@ -254,13 +288,7 @@ def read_snapshot(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame, Manifest]:
         problems = _schema_problems(schema, contract)
         if problems:
             raise SnapshotError(path, "does not match its contract: " + "; ".join(problems))
-        digest = _sha256(path)
-        if digest != entry.sha256:
-            raise SnapshotError(
-                path,
-                f"sha256 {digest[:16]}... differs from the manifest's {entry.sha256[:16]}...:"
-                " the file was changed or damaged after export",
-            )
+        _check_bytes(path, entry)
         frame = pl.read_parquet(path)
         if frame.height != entry.rows:
             raise SnapshotError(path, f"has {frame.height} rows, the manifest says {entry.rows}")
@@ -269,6 +297,10 @@ def read_snapshot(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame, Manifest]:
         raise SnapshotError(
             manifest_path, "content_hash does not match the data read from the files"
         )
+    for name in _TEXT_FILES:
+        entry = manifest.file(name)
+        if entry is not None:
+            _check_bytes(folder / name, entry)
     return loaded[PAIRS_FILE], loaded[JUDGMENTS_FILE], manifest
 
 
@@ -379,6 +411,39 @@ def _write_parquet(path: Path, frame: pl.DataFrame) -> SnapshotFile:
     return SnapshotFile(
         name=path.name, sha256=_sha256(path), rows=frame.height, bytes=path.stat().st_size
     )
+
+
+def _card_texts(card: BiasCardContent) -> dict[str, str]:
+    """The bias card's two files' text (refused before anything is written if not JSON-ready)."""
+    try:
+        values = json.dumps(card.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"the bias card must be JSON-serialisable: {error}") from None
+    return {BIAS_CARD_FILE: values + "\n", BIAS_CARD_MARKDOWN_FILE: card.to_markdown()}
+
+
+def _write_text(path: Path, text: str) -> SnapshotFile:
+    content = text.encode("utf-8")
+    _write_durably(path, content)
+    return SnapshotFile(
+        name=path.name,
+        sha256=hashlib.sha256(content).hexdigest(),
+        rows=len(text.splitlines()),
+        bytes=len(content),
+    )
+
+
+def _check_bytes(path: Path, entry: SnapshotFile) -> None:
+    """The file is there and its sha256 is the manifest's, else SnapshotError."""
+    if not path.is_file():
+        raise SnapshotError(path, "is missing")
+    digest = _sha256(path)
+    if digest != entry.sha256:
+        raise SnapshotError(
+            path,
+            f"sha256 {digest[:16]}... differs from the manifest's {entry.sha256[:16]}...:"
+            " the file was changed or damaged after export",
+        )
 
 
 def _write_durably(path: Path, content: bytes) -> None:

@@ -342,6 +342,9 @@ class Store:
         """
         self._db = open_engine(location)
         self.path = self._db.path
+        #: What this store was opened with, to open the same again (a URL may hold a
+        #: password: never show it; ``location`` is for showing).
+        self.opened_with = str(location)
         #: Where the votes live, for messages and manifests (a URL without its password).
         self.location = self._db.location
         #: Each rater's seen pairs, in memory, where this process is the only writer (DuckDB).

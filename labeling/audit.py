@@ -7,7 +7,9 @@ print it with ``json.dumps`` and ``format_report`` can lay it out as terminal ta
 pieces (no votes, one rater, no model names, no gold) give empty values, never an exception.
 
 Report keys: ``summary`` (sizes, bootstrap settings, blind-spot test counts, notes on what
-was left out), ``agreement``, ``raters``, ``blind_spots`` (flagged findings only),
+was left out), ``agreement``, ``raters`` (each with their probe susceptibilities, their
+agreement with themselves on retests and their median kappa with the other raters),
+``probes`` (the same for all raters together), ``blind_spots`` (flagged findings only),
 ``leaderboard`` and ``disputed_pairs``.
 """
 
@@ -35,6 +37,14 @@ from labeling.agreement import (
 from labeling.blind_spots import FINDINGS, find_blind_spots
 from labeling.disputes import disputed_pairs
 from labeling.reliability import DawidSkene, rater_reliability
+from labeling.susceptibility import (
+    POOL,
+    SELF_AGREEMENT,
+    SUSCEPTIBILITY,
+    self_agreement,
+    susceptibility,
+    with_findings,
+)
 
 __all__ = ["REPORT_KEYS", "audit_report", "format_report"]
 
@@ -43,6 +53,7 @@ REPORT_KEYS: tuple[str, ...] = (
     "summary",
     "agreement",
     "raters",
+    "probes",
     "blind_spots",
     "leaderboard",
     "disputed_pairs",
@@ -105,14 +116,23 @@ def audit_report(
         )
         findings = _blind_spots(votes, pairs)
         flagged = findings.filter(pl.col("flagged"))
-        rater_section = _raters(votes, pairs, kinds, flagged)
+        # Probe pairs and retests: read right after the checks, from the same per-vote frame.
+        probes, retests = frames.empty(SUSCEPTIBILITY), frames.empty(SELF_AGREEMENT)
+        if votes.height:
+            probes = susceptibility(votes, pairs)
+            retests = self_agreement(votes, n_boot=min(n_boot, KAPPA_MAX_BOOT), seed=seed)
+        rater_section = _raters(votes, pairs, kinds, findings, probes, retests)
         n_models = _model_count(pairs, votes)
         leaderboard_section = (
             _leaderboard(votes, pairs, n_boot=n_boot, seed=seed, notes=leaderboard_notes)
             if n_models >= 2
             else []
         )
-        agreement = agreement_section.result()
+        agreement, kappa_by_rater = agreement_section.result()
+    for row in rater_section:
+        row["kappa_with_others"] = kappa_by_rater.get(
+            str(row["rater_id"]), {"median": None, "n_raters": 0}
+        )
     summary: dict[str, object] = {
         "n_pairs": pairs.height,
         "n_judgments": votes.height,
@@ -131,6 +151,10 @@ def audit_report(
         "summary": summary,
         "agreement": agreement,
         "raters": rater_section,
+        "probes": {
+            "susceptibility": _probe_rows(probes, findings, POOL),
+            "self_agreement": _self_agreement_row(retests, findings, POOL),
+        },
         "blind_spots": [_finding(row) for row in flagged.iter_rows(named=True)],
         "leaderboard": leaderboard_section,
         "disputed_pairs": _disputed(votes, pairs, findings),
@@ -172,9 +196,12 @@ def _agreement(
     n_boot: int,
     seed: int,
     notes: list[str],
-) -> dict[str, object]:
-    """Percent agreement (with and without ties), Fleiss, Krippendorff, per category, kappas."""
-    """Consumes votes and pairs restated on items (``_on_items``)."""
+) -> tuple[dict[str, object], dict[str, dict[str, object]]]:
+    """Percent agreement (with and without ties), Fleiss, Krippendorff, per category, kappas,
+    and each rater's median Cohen's kappa with the others (``_kappas``).
+
+    Consumes votes and pairs restated on items (``_on_items``).
+    """
     options: dict[str, Any] = {"n_boot": n_boot, "seed": seed}
     raters_per_item = _usual_raters_per_item(items)
     has_strength = bool(votes["strength"].is_not_null().any())
@@ -198,8 +225,8 @@ def _agreement(
         notes.append("no preference strengths were recorded: ordinal alpha left out")
     for by in AGREEMENT_SLICES:
         section[f"by_{by}"] = _by_slice(votes, pairs, by, options)
-    section["cohen_kappa"] = _kappas(votes, pairs, n_boot=n_boot, seed=seed, notes=notes)
-    return section
+    section["cohen_kappa"], by_rater = _kappas(votes, pairs, n_boot=n_boot, seed=seed, notes=notes)
+    return section, by_rater
 
 
 def _usual_raters_per_item(items: pl.DataFrame | None) -> int:
@@ -243,8 +270,10 @@ def _by_slice(
 
 def _kappas(
     votes: pl.DataFrame, pairs: pl.DataFrame, *, n_boot: int, seed: int, notes: list[str]
-) -> dict[str, object]:
-    """Cohen's kappa of every rater pair with enough shared items: a summary and the lowest."""
+) -> tuple[dict[str, object], dict[str, dict[str, object]]]:
+    """Cohen's kappa of every rater pair with enough shared items: a summary and the lowest;
+    and per rater, the median of their kappas with the others (``median``, ``n_raters``), to
+    read beside their kappa with themselves on retests."""
     kappa_boot = min(n_boot, KAPPA_MAX_BOOT)
     if kappa_boot < n_boot:
         notes.append(f"per-rater-pair Cohen's kappa intervals use {kappa_boot} resamples")
@@ -252,6 +281,16 @@ def _kappas(
         "estimate", "rater_a", "rater_b", nulls_last=True
     )
     estimates = table["estimate"].drop_nulls()
+    each_side = pl.concat(
+        [table.select(rater_id=side, estimate="estimate") for side in ("rater_a", "rater_b")]
+    ).drop_nulls("estimate")
+    per_rater = each_side.group_by("rater_id").agg(
+        median=pl.col("estimate").median(), n_raters=pl.len()
+    )
+    by_rater: dict[str, dict[str, object]] = {
+        row["rater_id"]: {"median": row["median"], "n_raters": row["n_raters"]}
+        for row in per_rater.iter_rows(named=True)
+    }
     return {
         "min_overlap": KAPPA_MIN_OVERLAP,
         "n_rater_pairs": table.height,
@@ -267,18 +306,25 @@ def _kappas(
             }
             for row in table.head(TOP_N).iter_rows(named=True)
         ],
-    }
+    }, by_rater
 
 
 def _raters(
-    votes: pl.DataFrame, pairs: pl.DataFrame, kinds: Mapping[str, str], flagged: pl.DataFrame
+    votes: pl.DataFrame,
+    pairs: pl.DataFrame,
+    kinds: Mapping[str, str],
+    findings: pl.DataFrame,
+    probes: pl.DataFrame,
+    retests: pl.DataFrame,
 ) -> list[dict[str, object]]:
-    """One object per rater: volume, ties, speed, accuracy against gold, peers and DS."""
+    """One object per rater: volume, ties, speed, accuracy against gold, peers and DS, the
+    probe susceptibilities (``susceptibility``) and agreement with themselves on retests
+    (``self_agreement``), each with the q-value of its finding."""
     if votes.is_empty():
         return []
     posteriors = DawidSkene().fit(votes).probas_
     reliability = rater_reliability(votes, pairs, posteriors)
-    spots = flagged.group_by("rater_id").agg(pl.col("kind").unique().sort())
+    spots = findings.filter("flagged").group_by("rater_id").agg(pl.col("kind").unique().sort())
     kinds_found = {row[0]: row[1] for row in spots.iter_rows()}
     return [
         {
@@ -292,9 +338,53 @@ def _raters(
             "gold": _accuracy(row, "gold"),
             "consensus": _accuracy(row, "consensus"),
             "blind_spots": kinds_found.get(row["rater_id"], []),
+            "probes": _probe_rows(probes, findings, row["rater_id"]),
+            "self_agreement": _self_agreement_row(retests, findings, row["rater_id"]),
         }
         for row in reliability.iter_rows(named=True)
     ]
+
+
+def _probe_rows(
+    probes: pl.DataFrame, findings: pl.DataFrame, rater_id: str
+) -> list[dict[str, object]]:
+    """``susceptibility``'s rows of one rater (or ``POOL``), one per probe kind, with the
+    q-value of the finding (null where too few votes were tested)."""
+    mine = with_findings(probes.filter(pl.col("rater_id") == rater_id), findings)
+    return [
+        {
+            "kind": row["probe_kind"],
+            "n": row["n"],
+            "picked_edited": row["picked_edited"],
+            "rate": row["rate"],
+            "ci": [row["ci_low"], row["ci_high"]],
+            "base_rate": row["base_rate"],
+            "n_paired": row["n_paired"],
+            "p_value": row["p_value"],
+            "q_value": row["q_value"],
+            "flagged": row["flagged"],
+        }
+        for row in mine.iter_rows(named=True)
+    ]
+
+
+def _self_agreement_row(
+    retests: pl.DataFrame, findings: pl.DataFrame, rater_id: str
+) -> dict[str, object] | None:
+    """``self_agreement``'s row of one rater (or ``POOL``) with the q-value of the retest
+    finding; None without retests."""
+    mine = with_findings(retests.filter(pl.col("rater_id") == rater_id), findings)
+    if mine.is_empty():
+        return None
+    row = mine.row(0, named=True)
+    return {
+        "n": row["n"],
+        "agreement": row["agreement"],
+        "kappa": row["kappa"],
+        "ci": [row["ci_low"], row["ci_high"]],
+        "q_value": row["q_value"],
+        "flagged": row["flagged"],
+    }
 
 
 def _accuracy(row: Mapping[str, Any], name: str) -> dict[str, object]:
@@ -560,6 +650,55 @@ def format_report(report: Mapping[str, Any]) -> str:
         "Raters",
         ["rater", "votes", "ties", "DS acc.", "vs peers", "vs gold", "blind spots"],
         rows,
+    )
+
+    probe_rows = [
+        [
+            who,
+            row["kind"],
+            _int(row["n"]),
+            _pct(row["rate"]),
+            _interval(row["ci"], pct=True),
+            _pct(row["base_rate"]),
+            _num(row["q_value"], digits=4),
+            "yes" if row["flagged"] else "",
+        ]
+        for who, probes in [
+            *((row["rater_id"], row.get("probes") or []) for row in report.get("raters", [])),
+            (POOL, (report.get("probes") or {}).get("susceptibility", [])),
+        ]
+        for row in probes
+    ]
+    lines += _section(
+        "Probe pairs: share of decisive votes for the surface-edited side",
+        ["rater", "edit", "votes", "edited", "95% CI", "unedited", "q", "flagged"],
+        probe_rows,
+    )
+    kappas = {
+        row["rater_id"]: (row.get("kappa_with_others") or {}).get("median")
+        for row in report.get("raters", [])
+    }
+    retest_rows = [
+        [
+            who,
+            _int(agree["n"]),
+            _pct(agree["agreement"]),
+            _num(agree["kappa"]),
+            _interval(agree["ci"]),
+            _num(kappas.get(who)),
+            "yes" if agree["flagged"] else "",
+        ]
+        for who, agree in [
+            *((row["rater_id"], row.get("self_agreement")) for row in report.get("raters", [])),
+            (POOL, (report.get("probes") or {}).get("self_agreement")),
+        ]
+        if agree is not None
+    ]
+    lines += _section(
+        "Retests: the same pair again, sides swapped (kappa with self beside the median "
+        "kappa with the other raters)",
+        ["rater", "retests", "same", "self kappa", "95% CI", "with others", "flagged"],
+        retest_rows,
     )
 
     rows = [

@@ -1,8 +1,9 @@
 """Which raters have which blind spots: small named checks, one multiple-testing correction.
 
-Every check reads the same per-vote frame (``audit_votes``: each judgment with its pair's
-category, length and Markdown covariates, and its *reference*, the pair's gold where known,
-else the leave-one-out consensus of the other raters) and returns findings in ``FINDINGS``:
+Every check reads the same per-vote frame (``audit_votes``: each rater's first vote on each
+pair, its retest beside it, with the pair's category, length and Markdown covariates, and its
+*reference*, the pair's gold where known, else the leave-one-out consensus of the other
+raters) and returns findings in ``FINDINGS``:
 one row per rater (and slice) it could test, with an effect size (0 means no blind spot), a
 95% interval, a p-value, the number of votes and one plain sentence. ``find_blind_spots`` runs
 the checks and applies Benjamini-Hochberg across all raters x checks at once. A rater a
@@ -30,6 +31,9 @@ The checks, each a function ``check_<kind>(votes) -> findings``:
   ``gold`` looks only at gold items, by category.
 - drift: agreement with the reference falling over the rater's working span; logistic
   regression on time, one-sided Wald test.
+- probe / retest: picks the surface-edited side of probe pairs more than the response
+  unedited (slice: the probe kind), and agrees with themselves on pairs served again far
+  less than the other raters do; ``labeling.susceptibility`` has both, with their tables.
 
 The per-pair view, reasons to doubt a pair's label, is ``labeling.disputes``.
 """
@@ -44,6 +48,7 @@ import numpy.typing as npt
 import polars as pl
 from scipy import special, stats
 
+from data import frames
 from labeling.aggregation import leave_one_out_consensus, response_features
 from labeling.codes import dense_codes
 from labeling.memo import remember_last
@@ -66,10 +71,13 @@ __all__ = [
     "check_length",
     "check_position",
     "check_principle",
+    "check_probe",
+    "check_retest",
     "check_speed",
     "check_style",
     "check_ties",
     "find_blind_spots",
+    "first_votes",
     "flag_findings",
 ]
 
@@ -88,6 +96,8 @@ KINDS: tuple[str, ...] = (
     "principle",
     "gold",
     "drift",
+    "probe",
+    "retest",
 )
 
 #: One row per finding. ``effect`` is 0 when there is no blind spot; its unit depends on the
@@ -127,12 +137,45 @@ _SEPARATED = 10.0
 # -- the per-vote frame ------------------------------------------------------------------------
 
 
+def first_votes(votes: pl.DataFrame) -> pl.DataFrame:
+    """Each rater's first vote on each pair, with their retest beside it.
+
+    Consumes votes with ``rater_id, pair_id, round, choice`` (``frames.JUDGMENTS``; a missing
+    round counts as 0) and keeps, per rater and pair, the rows of their lowest round, adding
+    ``retest_choice``: the rater's round-1 choice on the pair where the kept vote is round 0
+    (a retest, served with the sides swapped), else null. The checks count a pair once per
+    rater: a second round is the same judgment again, and counting it as another vote made
+    every estimate look surer than it was (honest raters flagged).
+
+    >>> votes = pl.DataFrame({"pair_id": ["p", "p", "q"], "rater_id": ["r", "r", "r"],
+    ...     "round": [1, 0, 0], "choice": ["b", "a", "a"]})
+    >>> first_votes(votes).select("pair_id", "choice", "retest_choice").rows()
+    [('p', 'a', 'b'), ('q', 'a', None)]
+    """
+    rounds = pl.col("round").fill_null(0) if "round" in votes.columns else pl.lit(0)
+    votes = votes.with_columns(rounds.cast(pl.Int32).alias("round"))
+    key = ["rater_id", "pair_id"]
+    retests = (
+        votes.filter(pl.col("round") == 1)
+        .select(*key, pl.col("choice").alias("retest_choice"))
+        .unique(key, keep="first", maintain_order=True)
+    )
+    return (
+        votes.filter(pl.col("round") == pl.col("round").min().over(key))
+        .join(retests, on=key, how="left", maintain_order="left")
+        .with_columns(pl.when(pl.col("round") == 0).then("retest_choice").alias("retest_choice"))
+    )
+
+
+# The audit reads it for the checks and again for the probe table (``susceptibility``).
+@remember_last
 def audit_votes(judgments: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """Each vote with what the checks need.
+    """Each rater's first vote on each pair (``first_votes``) with what the checks need.
 
     Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``. Returns the judgment columns
-    ``pair_id``, ``rater_id``, ``choice``, ``shown_left``, ``seconds``, ``created_at``,
-    ``principles``; the pair's ``category`` and ``gold``; ``consensus`` (the other raters'
+    ``pair_id``, ``rater_id``, ``round``, ``choice``, ``shown_left``, ``seconds``,
+    ``created_at``, ``principles`` and ``retest_choice``; the pair's ``category``, ``gold``,
+    ``probe_kind`` and ``probe_of``; ``consensus`` (the other raters'
     majority); ``reference`` (gold where known, else ``consensus``) and ``reference_kind``
     (``gold``/``consensus``/null); ``correct`` (choice equals the reference; null without
     one); ``reference_sign`` (+1 a, -1 b, 0 otherwise); ``picked_left`` (on decisive votes
@@ -140,14 +183,30 @@ def audit_votes(judgments: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     ``aggregation.response_features``; ``seconds_per_kchar``.
     """
     features = response_features(pairs).select("pair_id", "length", "markdown", "chars")
-    pair_part = pairs.select("pair_id", "category", "gold").join(features, on="pair_id")
+    # Conformed here, so frames made before probes and rounds existed still read as null.
+    pair_part = (
+        frames.conform(pairs, frames.PAIRS)
+        .select("pair_id", "category", "gold", "probe_kind", "probe_of")
+        .join(features, on="pair_id")
+    )
     consensus = leave_one_out_consensus(judgments, pairs).get_column("consensus")
     decisive = pl.col("choice").is_in(["a", "b"])
-    return (
-        judgments.select(
-            "pair_id", "rater_id", "choice", "shown_left", "seconds", "created_at", "principles"
+    voted = (
+        frames.conform(judgments, frames.JUDGMENTS)
+        .select(
+            "pair_id",
+            "rater_id",
+            "round",
+            "choice",
+            "shown_left",
+            "seconds",
+            "created_at",
+            "principles",
         )
         .with_columns(consensus)
+    )
+    return (
+        first_votes(voted)
         .join(pair_part, on="pair_id", how="left")
         .with_columns(
             pl.coalesce("gold", "consensus").alias("reference"),
@@ -868,6 +927,24 @@ def check_drift(votes: pl.DataFrame) -> pl.DataFrame:
     return _findings("drift", raters, "over time", slope, ci, p_value, n, messages)
 
 
+def check_probe(votes: pl.DataFrame) -> pl.DataFrame:
+    """Picks the surface-edited side of probe pairs more often than they pick that response
+    unedited; one finding per rater (and for all raters together) and probe kind (the
+    slice). ``labeling.susceptibility.probe_findings`` explains the test."""
+    # susceptibility builds on this module, so it is imported when the check runs.
+    from labeling.susceptibility import probe_findings
+
+    return probe_findings(votes)
+
+
+def check_retest(votes: pl.DataFrame) -> pl.DataFrame:
+    """Agrees with themselves on pairs served again (round 1, sides swapped) far less than
+    the other raters do. ``labeling.susceptibility.retest_findings`` explains the test."""
+    from labeling.susceptibility import retest_findings
+
+    return retest_findings(votes)
+
+
 ALL_CHECKS: tuple[Check, ...] = (
     check_position,
     check_length,
@@ -879,6 +956,8 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_principle,
     check_gold,
     check_drift,
+    check_probe,
+    check_retest,
 )
 
 

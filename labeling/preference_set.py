@@ -17,12 +17,13 @@ import polars as pl
 
 from data import frames
 from data.export import Manifest, write_snapshot
+from labeling.bias_card import build_bias_card
 from labeling.reliability import DawidSkene
 
 if TYPE_CHECKING:  # reward/ imports this module and must never load the store
     from data.store import Store
 
-__all__ = ["ExportOptions", "build_preferences", "export_snapshot"]
+__all__ = ["ExportOptions", "build_preferences", "export_snapshot", "kept_votes"]
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def build_preferences(
         raise ValueError("pairs has repeated pair_id values; one row per pair is expected")
     _require(judgments, _vote_columns(options), "judgments")
     _check_choices(judgments)
-    votes = _kept_votes(frames.conform(judgments, frames.JUDGMENTS).lazy(), options)
+    votes = kept_votes(frames.conform(judgments, frames.JUDGMENTS).lazy(), options)
     counts = _count_votes(votes)
     candidates = frames.conform(pairs, frames.PAIRS).lazy()
     if not options.include_gold:
@@ -176,8 +177,7 @@ def export_snapshot(
     pairs = store.pairs(project_id)
     judgments = store.judgments(project_id)
     preferences = build_preferences(pairs, judgments, options)
-    database = str(store.path) if store.path is not None else ":memory:"
-    source = f"{database} project={project_id if project_id is not None else '*'}"
+    source = f"{store.location} project={project_id if project_id is not None else '*'}"
     return write_snapshot(
         Path(out_dir),
         preferences,
@@ -186,6 +186,7 @@ def export_snapshot(
         schema_version=store.schema_version,
         source=source,
         overwrite=overwrite,
+        bias_card=build_bias_card(pairs, judgments, raters=store.raters()),
     )
 
 
@@ -220,7 +221,7 @@ def _check_choices(judgments: pl.DataFrame) -> None:
         )
 
 
-def _kept_votes(votes: pl.LazyFrame, options: ExportOptions) -> pl.LazyFrame:
+def kept_votes(votes: pl.LazyFrame, options: ExportOptions) -> pl.LazyFrame:
     """The vote filters: excluded raters, sources, repeat rounds."""
     if options.exclude_raters:
         votes = votes.filter(~pl.col("rater_id").is_in(options.exclude_raters).fill_null(False))

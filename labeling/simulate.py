@@ -4,20 +4,24 @@ For tests, benchmarks and the demo: ``simulate_pairs`` writes pairs whose two re
 from models of known strength, verbosity and Markdown habit, with a latent true preference per
 pair; ``simulate_votes`` lets a pool of ``RaterProfile`` raters vote on them. Every blind spot
 the audit looks for can be planted in a profile (position, length, style, ties, speed, a weak
-category or principle, drift), so the audit can be checked against the truth.
+category or principle, drift, a pull toward surface edits on probe pairs, inconsistency on
+retests), so the audit can be checked against the truth.
 
 How a rater votes: with probability ``tie_rate`` a tie; otherwise response a with probability
 σ(±logit(skill) + position_bias·(+1 if a is shown left, else -1) + length_bias·length +
 style_bias·markdown), the sign being + when a is truly better, and ``length``/``markdown`` the
 covariates of ``aggregation.response_features``. So an unbiased rater agrees with the truth
-with probability ``skill``. Everything is vectorised: a million votes take a few seconds.
+with probability ``skill``. On a probe pair (``labeling.rater_probes``) the truth is its
+intended side (``gold``), and a rater swayed by its edit (``probe_bias``) picks the edited side
+instead. A retest (round 1, sides swapped) repeats the first answer, or is a coin flip with
+probability ``inconsistency``. Everything is vectorised: a million votes take a few seconds.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +31,7 @@ import polars as pl
 
 from data import frames
 from labeling.aggregation import response_features
+from labeling.rater_probes import make_probe_pairs
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -34,6 +39,8 @@ __all__ = [
     "DEFAULT_PRINCIPLES",
     "DETECTION_SCENARIOS",
     "PLANTED_RATER",
+    "STUDY_PROBE_SHARE",
+    "STUDY_RETEST_SHARE",
     "ModelProfile",
     "RaterProfile",
     "detection_study",
@@ -68,7 +75,11 @@ class RaterProfile:
     multiplier (2 reads twice as fast). ``spam``: clicks without reading, in about 3 s, at
     random. ``drift``: skill lost between the first and the last day of work.
     ``click_seconds``: when set, every vote takes about this long whatever the texts' length
-    (a rater who does not read, whose choices still follow ``skill``).
+    (a rater who does not read, whose choices still follow ``skill``). ``probe_bias``: per
+    probe kind (``frames.PAIRS.probe_kind``, a ``labeling.edits`` name), the chance of picking
+    the edited side of such a probe pair whatever its quality (honest raters: none).
+    ``inconsistency``: the chance that a retest vote is a coin flip between a and b instead of
+    the rater's first answer.
     """
 
     rater_id: str
@@ -84,6 +95,9 @@ class RaterProfile:
     spam: bool = False
     drift: float = 0.0
     click_seconds: float | None = None
+    # A mapping cannot be hashed: profiles hash (and stay equal) on their other fields.
+    probe_bias: Mapping[str, float] = field(default_factory=dict, hash=False)
+    inconsistency: float = 0.1
 
 
 DEFAULT_CATEGORIES: tuple[str, ...] = (
@@ -298,6 +312,7 @@ def simulate_votes(
     *,
     days: float = 14.0,
     seconds_per_kchar: float = 25.0,
+    retest_share: float = 0.0,
 ) -> pl.DataFrame:
     """Votes of ``raters`` on ``pairs`` (from ``simulate_pairs``), in ``frames.JUDGMENTS``.
 
@@ -306,12 +321,17 @@ def simulate_votes(
     ``seconds`` is a few seconds of thought plus reading time (``seconds_per_kchar`` per 1,000
     characters of prompt and responses, divided by the rater's speed, with log-normal noise);
     ``strength`` is 1-3 on decisive votes; ``principles`` cites the pair's principle at stake
-    on about 60% of the votes. Sorted by ``created_at``.
+    on about 60% of the votes. Probe pairs among ``pairs`` (``probe_kind``, e.g. from
+    ``rater_probes.make_probe_pairs``) are voted on against their ``gold`` and each rater's
+    ``probe_bias``. ``retest_share`` of the votes are served again to the same rater later
+    (``round`` 1, the other side shown left), answered per the rater's ``inconsistency``.
+    Sorted by ``created_at``.
 
     >>> votes = simulate_votes(simulate_pairs(10), [RaterProfile("r1"), RaterProfile("r2")], 2)
     >>> votes.height, sorted(votes["rater_id"].unique())
     (20, ['r1', 'r2'])
     """
+    pairs = frames.conform(pairs, frames.PAIRS)
     rng = np.random.default_rng(seed)
     n_pairs, n_raters = pairs.height, len(raters)
     rater = _distinct_raters(rng, n_pairs, n_raters, votes_per_pair).ravel()
@@ -324,8 +344,14 @@ def simulate_votes(
     latent = latent_truth(pairs)
     features = response_features(pairs)
     category = pairs.get_column("category").to_numpy()[pair]
-    principle = latent.get_column("principle").to_numpy()[pair]
-    truth_sign = np.where(latent.get_column("truth").to_numpy() == "a", 1.0, -1.0)[pair]
+    # Probe pairs carry no latent principle: "" matches no rater's weak principle.
+    principle = latent.get_column("principle").fill_null("").to_numpy()[pair]
+    is_probe = pairs.get_column("probe_kind").is_not_null() & pairs["gold"].is_in(["a", "b"])
+    # A probe pair's truth is its intended side: the edit added no substance.
+    truth = pl.select(
+        pl.when(pl.lit(is_probe)).then(pl.lit(pairs["gold"])).otherwise(pl.lit(latent["truth"]))
+    ).to_series()
+    truth_sign = np.where(truth.to_numpy() == "a", 1.0, -1.0)[pair]
     length = features.get_column("length").to_numpy()[pair]
     markdown = features.get_column("markdown").to_numpy()[pair]
     chars = features.get_column("chars").to_numpy()[pair].astype(np.float64)
@@ -347,6 +373,11 @@ def simulate_votes(
     tie = rng.random(n) < profile("tie_rate")
     picks_a = rng.random(n) < 1.0 / (1.0 + np.exp(-logit_a))
     choice = np.where(tie, "tie", np.where(picks_a, "a", "b"))
+    pull = _probe_pull(pairs, raters, rater, pair)
+    if pull.any():  # drawn only then: pools without probes vote as they always did
+        swayed = rng.random(n) < pull
+        choice = np.where(swayed, np.where(truth_sign > 0, "b", "a"), choice)
+        tie &= ~swayed
 
     reading = seconds_per_kchar * chars / 1000.0 / profile("speed")
     seconds = np.where(
@@ -359,45 +390,101 @@ def simulate_votes(
         seconds = np.where(np.isnan(click), seconds, click * rng.lognormal(0.0, 0.2, n))
     strength_draw = rng.random(n)
     strength = np.where(tie, 0, 1 + (strength_draw < 0.6) + (strength_draw < 0.25))
-    cites = rng.random(n) < np.where(spam, 0.1, 0.6)
-    span_us = days * 86_400e6
-    created_us = int(_START.timestamp() * 1e6) + (when * span_us).astype(np.int64)
+    cites = (rng.random(n) < np.where(spam, 0.1, 0.6)) & (principle != "")
 
-    pair_ids = pairs.get_column("pair_id").gather(pl.Series(pair))
-    rater_ids = pl.Series([r.rater_id for r in raters]).gather(pl.Series(rater))
     votes = pl.DataFrame(
         {
-            "pair_id": pair_ids,
-            "rater_id": rater_ids,
+            "pair": pair,
+            "rater": rater,
+            "round": np.zeros(n, dtype=np.int32),
             "choice": choice,
             "strength": strength,
             "shown_left": np.where(left_is_a, "a", "b"),
             "seconds": np.round(seconds, 1),
-            "created_at": created_us,
+            "when": when,
             "principle": principle,
             "cites": cites,
-            "is_gold": pairs.get_column("is_gold").fill_null(False).gather(pl.Series(pair)),
         }
-    ).select(
-        pl.concat_str("pair_id", "rater_id", pl.lit("0"), separator=":").alias("submission_id"),
-        "pair_id",
-        "rater_id",
-        pl.lit(0).alias("round"),
-        "choice",
-        pl.when(pl.col("strength") > 0).then(pl.col("strength")).alias("strength"),
-        "shown_left",
-        "seconds",
-        pl.col("created_at").cast(pl.Datetime("us", "UTC")),
-        pl.lit(None).alias("rationale"),
-        pl.when("cites")
-        .then(pl.concat_list(pl.col("principle")))
-        .otherwise(pl.lit([], dtype=pl.List(pl.String)))
-        .alias("principles"),
-        pl.lit([], dtype=pl.List(pl.String)).alias("flags"),
-        "is_gold",
-        pl.lit("simulated").alias("source"),
     )
-    return frames.conform(votes, frames.JUDGMENTS).sort("created_at")
+    if retest_share > 0:  # drawn only then
+        votes = pl.concat([votes, _retests(votes, profile("inconsistency"), retest_share, rng)])
+    span_us = days * 86_400e6
+    start_us = int(_START.timestamp() * 1e6)
+    pair_index = pl.Series(votes["pair"])
+    return frames.conform(
+        votes.select(
+            pl.lit(pairs.get_column("pair_id").gather(pair_index)).alias("pair_id"),
+            pl.lit(pl.Series([r.rater_id for r in raters]).gather(votes["rater"])).alias(
+                "rater_id"
+            ),
+            "round",
+            "choice",
+            pl.when(pl.col("strength") > 0).then(pl.col("strength")).alias("strength"),
+            "shown_left",
+            "seconds",
+            (start_us + (pl.col("when") * span_us).cast(pl.Int64))
+            .cast(pl.Datetime("us", "UTC"))
+            .alias("created_at"),
+            pl.lit(None).alias("rationale"),
+            pl.when("cites")
+            .then(pl.concat_list(pl.col("principle")))
+            .otherwise(pl.lit([], dtype=pl.List(pl.String)))
+            .alias("principles"),
+            pl.lit([], dtype=pl.List(pl.String)).alias("flags"),
+            pl.lit(pairs.get_column("is_gold").fill_null(False).gather(pair_index)).alias(
+                "is_gold"
+            ),
+            pl.lit("simulated").alias("source"),
+        ).with_columns(
+            pl.concat_str(
+                "pair_id", "rater_id", pl.col("round").cast(pl.String), separator=":"
+            ).alias("submission_id")
+        ),
+        frames.JUDGMENTS,
+    ).sort("created_at")
+
+
+def _probe_pull(
+    pairs: pl.DataFrame,
+    raters: Sequence[RaterProfile],
+    rater: npt.NDArray[np.int64],
+    pair: npt.NDArray[np.int64],
+) -> FloatArray:
+    """Per vote, the rater's ``probe_bias`` for the kind of the pair's probe (0 elsewhere)."""
+    kinds = pairs.get_column("probe_kind")
+    named = kinds.drop_nulls().unique().sort().to_list()
+    if not named:
+        return np.zeros(rater.size)
+    table = np.array([[r.probe_bias.get(kind, 0.0) for kind in named] for r in raters])
+    code = kinds.replace_strict(named, list(range(len(named))), default=-1).to_numpy()[pair]
+    return np.where(code >= 0, table[rater, np.maximum(code, 0)], 0.0)
+
+
+def _retests(
+    votes: pl.DataFrame, inconsistency: FloatArray, share: float, rng: np.random.Generator
+) -> pl.DataFrame:
+    """Round-1 votes for ``share`` of ``votes`` (``simulate_votes``' columns): later, the
+    other side shown left, the first answer again or, with the rater's ``inconsistency``, a
+    coin flip (strength 1 where the answer changed)."""
+    again = np.flatnonzero(rng.random(votes.height) < share)
+    first = votes[again]
+    when, seconds = first["when"].to_numpy(), first["seconds"].to_numpy()
+    later = when + (1.0 - when) * rng.random(again.size)
+    coin = np.where(rng.random(again.size) < 0.5, "a", "b")
+    flipped = rng.random(again.size) < inconsistency[again]
+    choice = np.where(flipped, coin, first["choice"].to_numpy())
+    same = choice == first["choice"].to_numpy()
+    return first.with_columns(
+        pl.lit(1, pl.Int32).alias("round"),
+        pl.Series("choice", choice),
+        pl.when(pl.lit(same)).then("strength").otherwise(1).alias("strength"),
+        pl.when(pl.col("shown_left") == "a")
+        .then(pl.lit("b"))
+        .otherwise(pl.lit("a"))
+        .alias("shown_left"),
+        pl.Series("seconds", np.round(seconds * rng.lognormal(0.0, 0.2, again.size), 1)),
+        pl.Series("when", later),
+    )
 
 
 def rater_pool(
@@ -455,8 +542,17 @@ DETECTION_SCENARIOS: dict[str, tuple[str | None, str]] = {
     "gold": ("coding", "answers at random on coding pairs, half of all pairs carry gold"),
     "fast": (None, "1.6 s on every vote, 40% right (below chance); the others read"),
     "fast, others untimed": (None, "the same, among raters whose times were not recorded"),
+    "flattery": (
+        "flattery",
+        "picks the flattered response of half the flattery probes whatever it says; 90% right",
+    ),
+    "inconsistent": (None, "answers 90% of the pairs served again with a coin flip; 90% right"),
     "none": (None, "no blind spot: an honest rater, 90% right"),
 }
+#: ``detection_study``'s probes: pairs of every edit of ``labeling.edits`` made from this
+#: share of the pairs (those with an intended answer), and the share of votes served again.
+STUDY_PROBE_SHARE = 1 / 6
+STUDY_RETEST_SHARE = 0.3
 #: The rater who carries the scenario's blind spot.
 PLANTED_RATER = "planted"
 
@@ -471,7 +567,12 @@ def detection_study(
     blind spot of ``scenario`` (a key of ``DETECTION_SCENARIOS``). Three votes per pair, so
     ``n_raters x votes_per_rater / 3`` pairs over the six default categories and four
     principles; 10% of the pairs carry gold (50% in ``gold``). A rater answering at random
-    on one category gets about 37 of 225 votes there.
+    on one category gets about 37 of 225 votes there. In ``flattery`` probe pairs of every
+    edit (``rater_probes.make_probe_pairs``) are made from ``STUDY_PROBE_SHARE`` of the pairs
+    after their votes and voted on as well (about 20 votes per rater and edit at 225); in
+    ``inconsistent`` ``STUDY_RETEST_SHARE`` of the votes are served again, and the honest
+    raters change their mind on 2-20% of those (drawn apart, so the other pools stay as
+    they were).
 
     >>> pairs, votes = detection_study("category", n_raters=4, votes_per_rater=30)
     >>> pairs.height, votes.height, sorted(votes["rater_id"].unique())[-1]
@@ -497,9 +598,23 @@ def detection_study(
         planted = replace(planted, weak_principle=weak_slice, weak_skill=0.5)
     elif scenario.startswith("fast"):
         planted = replace(planted, skill=0.4, click_seconds=1.6)
+    elif scenario == "flattery":
+        planted = replace(planted, probe_bias={"flattery": 0.5})
+    elif scenario == "inconsistent":
+        planted = replace(planted, inconsistency=0.9)
+        steadiness = np.random.default_rng([seed, 1])
+        honest = [replace(h, inconsistency=float(steadiness.uniform(0.02, 0.2))) for h in honest]
     n_pairs = round(n_raters * votes_per_rater / 3)
     pairs = simulate_pairs(n_pairs, seed=seed, gold_share=0.5 if scenario == "gold" else 0.1)
-    votes = simulate_votes(pairs, [*honest, planted], votes_per_pair=3, seed=seed)
+    retests = STUDY_RETEST_SHARE if scenario == "inconsistent" else 0.0
+    pool = [*honest, planted]
+    votes = simulate_votes(pairs, pool, votes_per_pair=3, seed=seed, retest_share=retests)
+    if scenario == "flattery":
+        bases = pairs.sample(fraction=STUDY_PROBE_SHARE, seed=seed)
+        probes = make_probe_pairs(bases, votes, seed=seed).pairs
+        probe_votes = simulate_votes(probes, pool, votes_per_pair=3, seed=seed + 1)
+        pairs = pl.concat([pairs, probes])
+        votes = pl.concat([votes, probe_votes]).sort("created_at")
     if scenario == "fast, others untimed":  # as after an import: only the planted rater timed
         votes = votes.with_columns(
             pl.when(pl.col("rater_id") == PLANTED_RATER).then(pl.col("seconds")).alias("seconds")

@@ -179,9 +179,12 @@ class TrainConfig(CliConfig):
     use_margin: bool = _opt(True, "Subtract the snapshot's strength margin inside the loss.")
     weights: str = _opt(
         "none",
-        "Per-pair loss weights: 'none', 'agreement' (the snapshot column), 'posterior' (the "
+        "Loss weights. Per pair: 'none', 'agreement' (the snapshot column), 'posterior' (the "
         "Dawid-Skene probability that `chosen` is better; export with --posterior), or a "
-        "Parquet file with columns pair_id, weight.",
+        "Parquet file with columns pair_id, weight. Per vote: a bias card (.json, e.g. the "
+        "snapshot's bias_card.json): each vote counts with its rater's suggested weight, so a "
+        "pair's target is the weighted vote share and its weight the sum of its votes' "
+        "weights (needs --labels soft).",
     )
     exclude_raters: tuple[str, ...] = _opt(
         (),

@@ -6,7 +6,9 @@ Reads only the snapshot folder (``data.export``); never the database.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,8 @@ import polars as pl
 
 from data import frames
 from data.export import SnapshotError, read_snapshot
-from labeling.preference_set import ExportOptions, build_preferences
+from labeling.bias_card import rater_weights
+from labeling.preference_set import ExportOptions, build_preferences, kept_votes
 from reward.config import TrainConfig
 
 __all__ = [
@@ -93,8 +96,27 @@ def training_pairs(snapshot: Snapshot, config: TrainConfig) -> pl.DataFrame:
     without them), ``ties`` (drop, or keep as target 0.5), ``labels`` (soft vote share or
     hard 1), ``use_margin``, ``weights``, ``max_pairs`` (first pairs by ``pair_id``) and the
     held-out split.
+
+    ``weights`` naming a bias card (a ``.json`` file, e.g. the snapshot's ``bias_card.json``)
+    weighs each vote instead of each pair: a vote is one term of the loss, ``w_r * BCE(r_c -
+    r_r - margin, y)`` with its rater's weight ``w_r`` and ``y`` 1 for a vote for ``chosen``, 0
+    for ``rejected``, 0.5 for a tie ("both bad" votes are not in the label, so not in the
+    loss). As the loss is linear in its target, a pair's votes add up to one term: target =
+    the weighted share sum(w_r * y) / sum(w_r) and weight = sum(w_r) over the pair's counted
+    votes (those the snapshot's options keep, less ``exclude_raters``), so the weighted mean
+    of the pair losses is the weighted mean over votes. A pair whose weighted share falls
+    below 0.5 (the weights side with its minority) is turned round, ``chosen`` and
+    ``rejected`` swapped and target 1 - share, and trains without a margin (the strength
+    margin belongs to the side the plain votes chose). This needs ``labels="soft"``; every
+    rater with a counted vote needs a weight in the card.
     """
     preferences = snapshot.preferences
+    card = _card_weights(config.weights)
+    if card is not None and config.labels != "soft":
+        raise ValueError(
+            f"weights from a bias card ({config.weights}) count each vote, which only the vote"
+            f" shares do: train with labels 'soft', not {config.labels!r}"
+        )
     if config.exclude_raters:
         preferences = _recount_without(snapshot, config.exclude_raters)
     if config.ties == "drop":
@@ -116,7 +138,11 @@ def training_pairs(snapshot: Snapshot, config: TrainConfig) -> pl.DataFrame:
         pl.when(pl.col("is_tie")).then(0.0).otherwise(margin).alias("margin"),
         held_out(preferences["prompt"], config.eval_fraction, config.seed),
     )
-    weighted = _with_weights(chosen, config.weights)
+    if card is not None:
+        votes = _counted_votes(snapshot, config.exclude_raters)
+        weighted = _with_vote_weights(chosen, votes, card, source=config.weights)
+    else:
+        weighted = _with_weights(chosen, config.weights)
     return weighted.select(pl.col(name).cast(dtype) for name, dtype in TRAINING_PAIRS.items())
 
 
@@ -138,7 +164,8 @@ def _with_weights(pairs: pl.DataFrame, weights: str) -> pl.DataFrame:
     path = Path(weights)
     if not path.is_file():
         raise ValueError(
-            f"weights must be 'none', 'agreement', 'posterior' or a Parquet file; {path} is none"
+            "weights must be 'none', 'agreement', 'posterior', a Parquet file or a bias card"
+            f" (.json); {path} is none"
         )
     table = pl.read_parquet(path)
     if not {"pair_id", "weight"} <= set(table.columns):
@@ -150,6 +177,84 @@ def _with_weights(pairs: pl.DataFrame, weights: str) -> pl.DataFrame:
     if missing:
         raise ValueError(f"weights file {path} has no weight for {missing} training pair(s)")
     return joined
+
+
+def _card_weights(weights: str) -> dict[str, float] | None:
+    """The per-rater weights of the bias card ``weights`` names (a ``.json`` file), else None."""
+    path = Path(weights)
+    if path.suffix.lower() != ".json":
+        return None
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"bias card {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"bias card {path} cannot be read: {error}") from None
+    if not isinstance(card, dict):
+        raise ValueError(f"bias card {path} is not a JSON object")
+    try:
+        return rater_weights(card)
+    except ValueError as error:
+        raise ValueError(f"bias card {path}: {error}") from None
+
+
+def _counted_votes(snapshot: Snapshot, exclude_raters: tuple[str, ...]) -> pl.DataFrame:
+    """The votes behind the training labels: the snapshot's judgments through the vote
+    filters of its export options (and ``exclude_raters``), as ``build_preferences`` counts."""
+    options = _export_options(snapshot, exclude_raters)
+    return kept_votes(snapshot.judgments.lazy(), options).collect()
+
+
+def _with_vote_weights(
+    pairs: pl.DataFrame, votes: pl.DataFrame, weights: Mapping[str, float], *, source: str
+) -> pl.DataFrame:
+    """Target and weight from the votes weighed by rater (see ``training_pairs``)."""
+    counted = votes.filter(pl.col("choice").is_in(("a", "b", "tie"))).join(
+        pairs.select("pair_id", "chosen_side"), on="pair_id"
+    )
+    unweighed = (
+        counted.filter(~pl.col("rater_id").is_in(list(weights)).fill_null(True))
+        .get_column("rater_id")
+        .fill_null("(no rater)")
+        .unique()
+        .sort()
+        .to_list()
+    )
+    if unweighed:
+        raise ValueError(f"bias card {source} has no weight for rater(s) {', '.join(unweighed)}")
+    choice = pl.col("choice")
+    per_pair = (
+        counted.with_columns(
+            vote_weight=pl.col("rater_id").replace_strict(weights, return_dtype=pl.Float64),
+            prefers_chosen=pl.when(choice == "tie")
+            .then(0.5)
+            .otherwise((choice == pl.col("chosen_side")).cast(pl.Float64)),
+        )
+        .group_by("pair_id")
+        .agg(
+            pl.col("vote_weight").sum().alias("weight"),
+            (pl.col("vote_weight") * pl.col("prefers_chosen")).sum().alias("weight_for_chosen"),
+        )
+    )
+    weight = pl.col("weight").fill_null(0.0)
+    share = (
+        pl.when(weight > 0).then(pl.col("weight_for_chosen") / weight).otherwise(pl.col("target"))
+    )
+    turned = pl.col("share") < 0.5
+
+    def side(if_kept: str, if_turned: str) -> pl.Expr:
+        return pl.when(turned).then(pl.col(if_turned)).otherwise(pl.col(if_kept))
+
+    return (
+        pairs.join(per_pair, on="pair_id", how="left")
+        .with_columns(share.alias("share"), weight.alias("weight"))
+        .with_columns(
+            side("chosen", "rejected").alias("chosen"),
+            side("rejected", "chosen").alias("rejected"),
+            pl.when(turned).then(1.0 - pl.col("share")).otherwise(pl.col("share")).alias("target"),
+            pl.when(turned).then(0.0).otherwise(pl.col("margin")).alias("margin"),
+        )
+    )
 
 
 def pairs_from_preferences(preferences: pl.DataFrame) -> pl.DataFrame:
@@ -175,7 +280,12 @@ def _recount_without(snapshot: Snapshot, raters: tuple[str, ...]) -> pl.DataFram
     unknown = set(raters) - set(snapshot.judgments["rater_id"].drop_nulls().to_list())
     if unknown:
         raise ValueError(f"snapshot {snapshot.folder} has no votes by {', '.join(sorted(unknown))}")
-    options = dict(snapshot.options)
-    options["exclude_raters"] = (*options.get("exclude_raters", ()), *raters)
     pairs = pairs_from_preferences(snapshot.preferences)
-    return build_preferences(pairs, snapshot.judgments, ExportOptions.from_dict(options))
+    return build_preferences(pairs, snapshot.judgments, _export_options(snapshot, raters))
+
+
+def _export_options(snapshot: Snapshot, exclude_raters: tuple[str, ...]) -> ExportOptions:
+    """The options the snapshot was exported with, leaving ``exclude_raters`` out as well."""
+    options = dict(snapshot.options)
+    options["exclude_raters"] = (*options.get("exclude_raters", ()), *exclude_raters)
+    return ExportOptions.from_dict(options)

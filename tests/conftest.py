@@ -4,6 +4,8 @@ and the public datasets."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +17,22 @@ from data.store import Project, Store
 from tests import postgres
 
 REPO = Path(__file__).resolve().parent.parent
+#: The `intentgap` command as a process of its own (the venv's, wherever it is installed).
+INTENTGAP = (sys.executable, "-c", "import cli, sys; sys.exit(cli.main(sys.argv[1:]))")
+
+
+def run_intentgap(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run `intentgap ARGS` in a process of its own; its exit code and output come back."""
+    return subprocess.run(
+        [*INTENTGAP, *args],
+        cwd=cwd,
+        env=None if env is None else {**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _datasets_folder() -> Path | None:

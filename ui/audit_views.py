@@ -13,6 +13,13 @@ import polars as pl
 from scipy import stats
 
 from labeling import agreement
+from labeling.audit import KAPPA_MAX_BOOT, KAPPA_MIN_OVERLAP
+from labeling.susceptibility import (
+    POOL,
+    probe_susceptibility,
+    self_agreement,
+    with_findings,
+)
 
 __all__ = [
     "COLUMN_LABELS",
@@ -26,6 +33,9 @@ __all__ = [
     "length_curve",
     "pair_votes",
     "position_rates",
+    "probe_rates",
+    "rater_consistency",
+    "rater_probes",
     "rater_table",
 ]
 
@@ -70,6 +80,11 @@ COLUMN_LABELS: dict[str, str] = {
     "predicate_flagged_rater": "Flagged rater",
     "shown_left": "Shown left",
     "created_at": "When",
+    "probe_kind": "Edit",
+    "picked_edited": "For the edited side",
+    "rate": "Share for the edited side",
+    "base_rate": "Expected unedited",
+    "n_paired": "Beside own base vote",
 }
 
 
@@ -241,6 +256,110 @@ def rater_table(reliability: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFra
         )
         .sort("ds_accuracy", "rater_id", nulls_last=True)
     )
+
+
+def rater_probes(votes: pl.DataFrame, findings: pl.DataFrame, rater_id: str) -> pl.DataFrame:
+    """The rater's probe susceptibility per probe kind, and all raters' together.
+
+    Consumes ``blind_spots.audit_votes`` and ``blind_spots.FINDINGS``. Returns ``who`` (the
+    rater's id, then ``susceptibility.POOL``), ``probe_kind``, ``n``, ``picked_edited``,
+    ``rate`` with ``ci_low, ci_high`` (Clopper-Pearson 95%), ``base_rate`` (how often the
+    rater picks that response unedited), ``n_paired``, ``q_value`` and ``flagged`` (of the
+    finding; null and False where too few votes were tested). Empty without probe votes.
+    """
+    table = probe_susceptibility(votes).filter(pl.col("rater_id").is_in([rater_id, POOL]))
+    return (
+        with_findings(table, findings)
+        .sort(pl.col("rater_id") == POOL, "probe_kind")
+        .select(
+            pl.col("rater_id").alias("who"),
+            "probe_kind",
+            "n",
+            "picked_edited",
+            "rate",
+            "ci_low",
+            "ci_high",
+            "base_rate",
+            "n_paired",
+            "q_value",
+            "flagged",
+        )
+    )
+
+
+def probe_rates(probes: pl.DataFrame) -> pl.DataFrame:
+    """``rater_probes``' rows for ``interval_chart``: per probe kind the rater's and all
+    raters' share for the edited side (with intervals) and the rater's expected share
+    without the edit (``who`` = ``expected unedited``, a point). Returns ``probe_kind, who,
+    estimate, ci_low, ci_high, n``."""
+    shares = probes.select(
+        "probe_kind", "who", pl.col("rate").alias("estimate"), "ci_low", "ci_high", "n"
+    )
+    expected = probes.filter(pl.col("who") != POOL).select(
+        "probe_kind",
+        pl.lit("expected unedited").alias("who"),
+        pl.col("base_rate").alias("estimate"),
+        pl.lit(None, pl.Float64).alias("ci_low"),
+        pl.lit(None, pl.Float64).alias("ci_high"),
+        "n",
+    )
+    return pl.concat([shares, expected]).sort("probe_kind", "who")
+
+
+def rater_consistency(
+    judgments: pl.DataFrame,
+    pairs: pl.DataFrame,
+    rater_id: str,
+    *,
+    n_boot: int = KAPPA_MAX_BOOT,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """The rater's Cohen's kappa with themselves on retests, beside all raters' and beside
+    their kappa with each other rater.
+
+    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``. Returns ``who``, ``estimate``,
+    ``ci_low, ci_high`` (bootstrap 95%) and ``n`` (retested pairs, or shared items): first
+    ``<rater>, retests`` and ``all raters, retests`` (``susceptibility.self_agreement``),
+    then ``with <other>`` for every rater sharing at least ``audit.KAPPA_MIN_OVERLAP`` of
+    the pairs this rater voted on (``agreement.cohen_kappa``), lowest first. A rater whose
+    answers change on a second look while their kappa with others holds up is noise.
+    """
+    schema = {"who": pl.String(), **_INTERVAL}
+    retests = self_agreement(judgments, n_boot=n_boot, seed=seed).filter(
+        pl.col("rater_id").is_in([rater_id, POOL])
+    )
+    own = retests.sort(pl.col("rater_id") == POOL).select(
+        pl.when(pl.col("rater_id") == POOL)
+        .then(pl.lit("all raters, retests"))
+        .otherwise(pl.lit(f"{rater_id}, retests"))
+        .alias("who"),
+        pl.col("kappa").alias("estimate"),
+        "ci_low",
+        "ci_high",
+        "n",
+    )
+    # Only the pairs this rater voted on: the kappas with them, at a fraction of the cost.
+    voted = judgments.filter(pl.col("rater_id") == rater_id).get_column("pair_id").unique()
+    kappas = agreement.cohen_kappa(
+        judgments.filter(pl.col("pair_id").is_in(voted.implode())),
+        pairs,
+        min_overlap=KAPPA_MIN_OVERLAP,
+        n_boot=n_boot,
+        seed=seed,
+    ).filter((pl.col("rater_a") == rater_id) | (pl.col("rater_b") == rater_id))
+    others = kappas.sort("estimate", nulls_last=True).select(
+        pl.concat_str(
+            pl.lit("with "),
+            pl.when(pl.col("rater_a") == rater_id)
+            .then(pl.col("rater_b"))
+            .otherwise(pl.col("rater_a")),
+        ).alias("who"),
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "n",
+    )
+    return pl.concat([own.cast(pl.Schema(schema)), others.cast(pl.Schema(schema))])
 
 
 def position_rates(votes: pl.DataFrame, rater_id: str) -> pl.DataFrame:

@@ -41,7 +41,8 @@ AuditKey = tuple[str, str, int]
 
 @st.cache_resource(show_spinner=False, on_release=lambda store: store.close())
 def open_store(database: str) -> Store:
-    """The process's one Store for this database file (the app owns the file while it runs)."""
+    """The process's one Store for this database: a DuckDB file (the app owns it while it
+    runs) or a PostgreSQL URL (shared with the other replicas)."""
     return Store(database)
 
 
@@ -52,7 +53,7 @@ def _assigner(database: str) -> Assigner:
 
 def assigner(store: Store) -> Assigner:
     """The one assigner of this store (it remembers when it last reclaimed old assignments)."""
-    return _assigner(str(store.path))
+    return _assigner(store.opened_with)
 
 
 @st.cache_resource(show_spinner=False)
@@ -68,7 +69,7 @@ def training_jobs() -> dict[str, TrainingJob]:
 def audit_key(store: Store, project: Project) -> AuditKey:
     """The cache key of a project's votes as they stand now."""
     count = store.counts(project.project_id)["human_judgments"]
-    return (str(store.path), project.project_id, count)
+    return (store.opened_with, project.project_id, count)
 
 
 @st.cache_data(show_spinner="Reading the votes...", max_entries=4)

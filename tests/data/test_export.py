@@ -13,8 +13,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -24,6 +26,8 @@ from polars.testing import assert_frame_equal
 
 from data import frames
 from data.export import (
+    BIAS_CARD_FILE,
+    BIAS_CARD_MARKDOWN_FILE,
     JUDGMENTS_FILE,
     MANIFEST_FILE,
     PAIRS_FILE,
@@ -87,8 +91,33 @@ JUDGMENTS = frames.conform(
 )
 
 
+@dataclass(frozen=True)
+class ToyCard:
+    """What ``labeling.bias_card.BiasCard`` hands the exporter: JSON-ready values and Markdown
+    (``data`` may not import ``labeling``, so the exporter takes anything with these two)."""
+
+    values: dict[str, Any]
+    markdown: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.values
+
+    def to_markdown(self) -> str:
+        return self.markdown
+
+
+TOY_CARD = ToyCard(
+    {"card_version": 1, "rater_weights": [{"rater_id": "r1", "weight": 0.9}]},
+    "# Bias card\n\n- r2 agrees with nobody.\n",
+)
+
+
 def write(
-    folder: Path, *, options: Mapping[str, object] | None = None, overwrite: bool = False
+    folder: Path,
+    *,
+    options: Mapping[str, object] | None = None,
+    overwrite: bool = False,
+    bias_card: ToyCard | None = None,
 ) -> Manifest:
     """The toy frames written as a snapshot."""
     return write_snapshot(
@@ -99,6 +128,7 @@ def write(
         schema_version="0001_initial",
         source="test.duckdb project=toy",
         overwrite=overwrite,
+        bias_card=bias_card,
     )
 
 
@@ -288,6 +318,63 @@ def test_frames_off_contract_are_refused_before_anything_is_written(tmp_path: Pa
         )
     with pytest.raises(ValueError, match="options must be JSON-serialisable"):
         write(tmp_path / "snap", options={"when": datetime.now(UTC)})
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- the bias card travels with the snapshot -------------------------------------------------
+
+
+def test_a_bias_card_is_written_beside_the_data_and_listed_with_its_hash(tmp_path: Path) -> None:
+    manifest = write(tmp_path / "snap", bias_card=TOY_CARD)
+
+    folder = tmp_path / "snap"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [BIAS_CARD_MARKDOWN_FILE, BIAS_CARD_FILE, JUDGMENTS_FILE, MANIFEST_FILE, PAIRS_FILE]
+    )
+    assert json.loads((folder / BIAS_CARD_FILE).read_text(encoding="utf-8")) == TOY_CARD.values
+    assert (folder / BIAS_CARD_MARKDOWN_FILE).read_text(encoding="utf-8") == TOY_CARD.markdown
+    # Listed like the Parquet files: sha256 of the bytes, and lines for rows.
+    card_entries = [entry for entry in manifest.files if entry.name.lower().startswith("bias")]
+    assert [(entry.name, entry.rows) for entry in card_entries] == [
+        (BIAS_CARD_FILE, len((folder / BIAS_CARD_FILE).read_text().splitlines())),
+        (BIAS_CARD_MARKDOWN_FILE, 3),
+    ]
+    for entry in card_entries:
+        content = (folder / entry.name).read_bytes()
+        assert (entry.sha256, entry.bytes) == (hashlib.sha256(content).hexdigest(), len(content))
+    assert read_snapshot(folder)[2] == manifest
+
+
+def test_the_bias_card_is_not_part_of_the_content_hash(tmp_path: Path) -> None:
+    # The card's numbers are derived (bootstrap, model fits): they may change with the method
+    # while the votes stay the same, and checkpoints record the hash to name the votes.
+    with_card = write(tmp_path / "with", bias_card=TOY_CARD)
+    without = write(tmp_path / "without")
+    other_card = write(tmp_path / "other", bias_card=ToyCard({"card_version": 1}, "# Other\n"))
+    assert with_card.content_hash == without.content_hash == other_card.content_hash
+    assert with_card.content_hash == content_hash(PREFERENCES, JUDGMENTS)
+
+
+def test_an_edited_or_missing_bias_card_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "snap"
+    write(folder, bias_card=TOY_CARD)
+    markdown = folder / BIAS_CARD_MARKDOWN_FILE
+    markdown.write_text(TOY_CARD.markdown + "- (a reader's note)\n", encoding="utf-8")
+    with pytest.raises(SnapshotError, match="changed or damaged after export") as error:
+        read_snapshot(folder)
+    assert error.value.path == markdown
+
+    markdown.write_text(TOY_CARD.markdown, encoding="utf-8")
+    (folder / BIAS_CARD_FILE).unlink()
+    with pytest.raises(SnapshotError, match=r"bias_card.json: is missing"):
+        read_snapshot(folder)
+
+
+def test_a_bias_card_that_is_not_plain_json_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ValueError, match="bias card must be JSON-serialisable"):
+        write(tmp_path / "snap", bias_card=ToyCard({"kappa": float("nan")}, "# Bias card\n"))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -10,7 +10,6 @@ with SIGKILL in the middle, and while `intentgap` commands run beside them.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,8 +22,9 @@ import polars as pl
 import pytest
 
 from data.store import Project, Store
+from data.workspace import DATABASE_ENV_VAR, ENV_VAR
 from tests import postgres
-from tests.conftest import REPO, toy_pairs
+from tests.conftest import REPO, run_intentgap, toy_pairs
 
 RATERS = [f"r{i:02d}" for i in range(50)]
 OVERLAP_K = 3
@@ -47,8 +47,18 @@ class Replica:
 
     def __init__(self, url: str, votes: int) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.data.replica", url, "p", ",".join(RATERS)]
-            + ["--votes", str(votes), "--threads", "8"],
+            [
+                sys.executable,
+                "-m",
+                "tests.data.replica",
+                url,
+                "p",
+                ",".join(RATERS),
+                "--votes",
+                str(votes),
+                "--threads",
+                "8",
+            ],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -130,17 +140,6 @@ def test_a_replica_killed_mid_labeling_loses_no_acknowledged_vote(database: str)
     assert_consistent(votes, coverage)
 
 
-def _intentgap(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "import cli, sys; sys.exit(cli.main(sys.argv[1:]))", *args],
-        cwd=cwd,
-        env={**os.environ, "INTENTGAP_DATABASE_URL": url, "INTENTGAP_HOME": str(cwd / "ws")},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.mark.timeout(600)
 def test_commands_run_while_two_replicas_serve(database: str, tmp_path: Path) -> None:
     extra = tmp_path / "more.jsonl"
@@ -152,16 +151,15 @@ def test_commands_run_while_two_replicas_serve(database: str, tmp_path: Path) ->
         + "\n",
         encoding="utf-8",
     )
+    env = {DATABASE_ENV_VAR: database, ENV_VAR: str(tmp_path / "ws")}
     replicas = [Replica(database, votes=20) for _ in range(2)]
     while sum(len(r.acks) for r in replicas) < 200:
         time.sleep(0.05)
-    imported = _intentgap("import", str(extra), "--project", "p", url=database, cwd=tmp_path)
+    imported = run_intentgap("import", str(extra), "--project", "p", env=env)
     assert imported.returncode == 0, imported.stderr
-    audit = _intentgap("audit", "--project", "p", "--n-boot", "50", url=database, cwd=tmp_path)
+    audit = run_intentgap("audit", "--project", "p", "--n-boot", "50", env=env)
     assert audit.returncode == 0, audit.stderr
-    export = _intentgap(
-        "export", "--project", "p", str(tmp_path / "snap"), url=database, cwd=tmp_path
-    )
+    export = run_intentgap("export", "--project", "p", str(tmp_path / "snap"), env=env)
     assert export.returncode == 0, export.stderr
     assert (tmp_path / "snap" / "manifest.json").is_file()
     for replica in replicas:

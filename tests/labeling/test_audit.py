@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -15,6 +16,7 @@ from data.importers import ImportBatch, read_file
 from data.presets import PRESETS
 from labeling.agreement import percent_agreement
 from labeling.audit import REPORT_KEYS, audit_report, format_report
+from labeling.rater_probes import make_probe_pairs
 from labeling.simulate import RaterProfile, rater_pool, simulate_pairs, simulate_votes
 
 
@@ -457,3 +459,73 @@ def test_the_audit_completes_on_degenerate_raters_at_scale() -> None:
     assert [(row["rater_id"], row["kind"]) for row in report["blind_spots"]] == [  # type: ignore[attr-defined]
         ("always-tie", "ties")
     ]
+
+
+# -- probe pairs and retests -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def probed_and_retested() -> dict[str, Any]:
+    """Six honest raters, one swayed by flattery and one who answers retests at random, on
+    300 gold pairs with flattery and length probes, 30% of votes served again."""
+    pairs = simulate_pairs(300, seed=3, gold_share=1.0)
+    pool = [RaterProfile(f"h{k}", inconsistency=0.05) for k in range(6)]
+    pool += [
+        RaterProfile("flattered", probe_bias={"flattery": 0.8}, inconsistency=0.05),
+        RaterProfile("noisy", inconsistency=1.0),
+    ]
+    votes = simulate_votes(pairs, pool, votes_per_pair=4, seed=3, retest_share=0.3)
+    probes = make_probe_pairs(pairs, votes, ["flattery", "length"], seed=3).pairs
+    probe_votes = simulate_votes(probes, pool, votes_per_pair=4, seed=4)
+    return audit_report(pl.concat([pairs, probes]), pl.concat([votes, probe_votes]), n_boot=50)
+
+
+def test_rater_cards_carry_probe_susceptibility_and_self_agreement(
+    probed_and_retested: dict[str, Any],
+) -> None:
+    report = probed_and_retested
+    check_plain(report)
+    raters = {row["rater_id"]: row for row in report["raters"]}
+    flattered = {row["kind"]: row for row in raters["flattered"]["probes"]}
+    assert set(flattered) == {"flattery", "length"}
+    swayed = flattered["flattery"]
+    assert swayed["flagged"] and swayed["rate"] > 0.6 > swayed["base_rate"]
+    assert swayed["ci"][0] <= swayed["rate"] <= swayed["ci"][1]
+    assert swayed["q_value"] < 0.05 and swayed["n"] >= 10
+    assert not flattered["length"]["flagged"]
+    noisy, steady = raters["noisy"]["self_agreement"], raters["h0"]["self_agreement"]
+    assert noisy["flagged"] and not steady["flagged"]
+    assert noisy["kappa"] < 0.3 < steady["kappa"]
+    assert noisy["ci"][0] <= noisy["kappa"] <= noisy["ci"][1]
+    # Beside it, the kappa with the other raters: the noisy rater's first answers are fine.
+    assert raters["noisy"]["kappa_with_others"]["median"] > noisy["kappa"]
+    assert raters["noisy"]["kappa_with_others"]["n_raters"] == 7
+    flagged = {(row["rater_id"], row["kind"]) for row in report["blind_spots"]}
+    assert {("flattered", "probe"), ("noisy", "retest")} <= flagged
+    assert raters["flattered"]["blind_spots"] == ["probe"]
+    assert "probe" not in raters["h0"]["blind_spots"]
+
+
+def test_the_pool_has_its_own_probe_and_retest_rows(probed_and_retested: dict[str, Any]) -> None:
+    report = probed_and_retested
+    pool = report["probes"]
+    assert [row["kind"] for row in pool["susceptibility"]] == ["flattery", "length"]
+    assert sum(row["n"] for row in pool["susceptibility"]) == sum(
+        probe["n"] for rater in report["raters"] for probe in rater["probes"]
+    )
+    assert pool["self_agreement"]["n"] == sum(
+        rater["self_agreement"]["n"] for rater in report["raters"]
+    )
+    text = format_report(report)
+    assert "Probe pairs: share of decisive votes for the surface-edited side" in text
+    assert "Retests: the same pair again, sides swapped" in text
+    assert "(all raters)" in text
+
+
+def test_a_report_without_probes_or_retests_says_none() -> None:
+    pairs = simulate_pairs(60, seed=1)
+    votes = simulate_votes(pairs, [RaterProfile(f"r{k}") for k in range(3)], 3, seed=1)
+    report = audit_report(pairs, votes, n_boot=10)
+    assert report["probes"] == {"susceptibility": [], "self_agreement": None}
+    assert all(row["probes"] == [] for row in report["raters"])  # type: ignore[attr-defined]
+    assert all(row["self_agreement"] is None for row in report["raters"])  # type: ignore[attr-defined]

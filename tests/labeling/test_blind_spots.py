@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 import statsmodels.api as sm
+from polars.testing import assert_frame_equal
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
@@ -43,6 +44,7 @@ from labeling.simulate import (
     simulate_pairs,
     simulate_votes,
 )
+from labeling.susceptibility import POOL
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 #: Every fixture pair reads 1,000 characters: prompt 100, each response 450.
@@ -552,6 +554,8 @@ FOUND_AS = {
     "gold": ({"gold"}, "coding"),
     "fast": ({"accuracy", "speed"}, None),
     "fast, others untimed": ({"accuracy", "speed"}, None),
+    "flattery": ({"probe"}, "flattery"),
+    "inconsistent": ({"retest"}, None),
 }
 
 
@@ -571,7 +575,9 @@ def study(scenario: str, seeds: range, votes_per_rater: int) -> tuple[int, int, 
         else:  # nothing planted: every rater is honest
             wrongly += planted.height > 0
             honest += 1
-        wrongly += flagged.filter(pl.col("rater_id") != PLANTED_RATER)["rater_id"].n_unique()
+        # The raters together (a probe finding's POOL row) are nobody to flag wrongly.
+        others = flagged.filter(~pl.col("rater_id").is_in([PLANTED_RATER, POOL]))
+        wrongly += others["rater_id"].n_unique()
         honest += votes.filter(pl.col("rater_id") != PLANTED_RATER)["rater_id"].n_unique()
     return found, wrongly, honest
 
@@ -594,6 +600,39 @@ def test_a_fast_rater_below_chance_is_found_whoever_else_was_timed(scenario: str
     found, wrongly, honest = study(scenario, range(5), 225)
     assert found == 5
     assert wrongly <= 1, f"{wrongly} of {honest} honest raters flagged"
+
+
+@pytest.mark.parametrize("scenario", ["flattery", "inconsistent"])
+def test_a_swayed_or_inconsistent_rater_is_found_without_flagging_honest_ones(
+    scenario: str,
+) -> None:
+    # 16 raters x 450 votes. flattery: probe pairs of all six edits on a sixth of the pairs
+    # (about 40 votes per rater and edit), the planted rater picks the flattered response on
+    # half the flattery probes. inconsistent: 30% of votes served again (about 135 per
+    # rater), the planted rater answers 90% of them with a coin flip, honest ones 2-20%.
+    # Measured over seeds 0-19: flattery found in 18 of 20 pools (14 of 20 at 225 votes),
+    # inconsistent in 19 of 20 (3 of 20 at 225: a self-kappa far below the others' needs
+    # retests). Honest raters flagged: 1 and 2 of 300, each by an older check (a category,
+    # principle, gold slice or drift), none by a probe or retest finding, and no pool row
+    # flagged. Seeds 0-7 here: found in 8 and 7 pools, no honest rater flagged.
+    found, wrongly, honest = study(scenario, range(8), 450)
+    assert found >= 7, f"found in {found} of 8 pools"
+    assert wrongly <= 1, f"{wrongly} of {honest} honest raters flagged"
+
+
+def test_a_retest_is_not_a_second_vote() -> None:
+    # The same pair again (round 1) is one judgment seen twice: the checks count it once,
+    # and the retest check reads it beside the first answer.
+    pairs = simulate_pairs(300, seed=6)
+    raters = [RaterProfile(f"r{k}") for k in range(4)]
+    once = simulate_votes(pairs, raters, votes_per_pair=2, seed=6)
+    twice = simulate_votes(pairs, raters, votes_per_pair=2, seed=6, retest_share=0.5)
+    first = audit_votes(twice, pairs)
+    assert first.height == once.height == twice.filter(pl.col("round") == 0).height
+    assert first["retest_choice"].is_not_null().sum() == twice.height - once.height
+    assert_frame_equal(
+        check_position(first), check_position(audit_votes(once, pairs)), check_exact=False
+    )
 
 
 def test_honest_pools_are_left_alone() -> None:

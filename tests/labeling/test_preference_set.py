@@ -427,7 +427,7 @@ def test_export_snapshot_from_votes_submitted_in_the_app(
         "raters": 2,
     }
     assert manifest.schema_version == toy_store.schema_version
-    assert manifest.source == ":memory: project=toy"
+    assert manifest.source == f"{toy_store.location} project=toy"
     assert manifest.options == ExportOptions().as_dict()
     assert judgments.equals(toy_store.judgments("toy"))
 

@@ -11,9 +11,12 @@ from polars.testing import assert_frame_equal
 
 from data import frames
 from labeling.aggregation import response_features
+from labeling.edits import EDITS
+from labeling.rater_probes import make_probe_pairs
 from labeling.simulate import (
     DETECTION_SCENARIOS,
     PLANTED_RATER,
+    STUDY_RETEST_SHARE,
     ModelProfile,
     RaterProfile,
     detection_study,
@@ -195,8 +198,12 @@ def test_a_rater_who_clicks_without_reading_takes_the_same_time_on_every_pair(
 
 @pytest.mark.parametrize("scenario", list(DETECTION_SCENARIOS))
 def test_detection_study_pools_plant_one_blind_spot(scenario: str) -> None:
-    pairs, votes = detection_study(scenario, seed=1)
-    assert pairs.height == 1200 and votes.height == 3600  # 16 raters x 225 votes
+    pairs, all_votes = detection_study(scenario, seed=1)
+    bases = pairs.filter(pl.col("probe_kind").is_null())
+    votes = all_votes.filter(
+        (pl.col("round") == 0) & pl.col("pair_id").is_in(bases["pair_id"].implode())
+    )
+    assert bases.height == 1200 and votes.height == 3600  # 16 raters x 225 votes
     assert votes["rater_id"].n_unique() == 16
     truth = with_truth(votes, pairs).with_columns(
         (pl.col("choice") == pl.col("truth")).alias("right"),
@@ -209,7 +216,7 @@ def test_detection_study_pools_plant_one_blind_spot(scenario: str) -> None:
     if scenario == "principle":
         weak = truth.filter(pl.col("planted") & (pl.col("principle") == weak_slice))
         assert value(weak, pl.col("right").mean()) == pytest.approx(0.47, abs=0.1)
-    gold_share = value(pairs, pl.col("gold").is_not_null().mean())
+    gold_share = value(bases, pl.col("gold").is_not_null().mean())
     assert gold_share == pytest.approx(0.5 if scenario == "gold" else 0.1, abs=0.03)
     timed = truth.filter(pl.col("seconds").is_not_null())
     if scenario == "fast, others untimed":
@@ -219,8 +226,103 @@ def test_detection_study_pools_plant_one_blind_spot(scenario: str) -> None:
     if scenario.startswith("fast"):
         planted = truth.filter("planted")
         assert value(planted, pl.col("seconds").median()) == pytest.approx(1.6, abs=0.1)
+    probes = pairs.filter(pl.col("probe_kind").is_not_null())
+    retests = all_votes.filter(pl.col("round") == 1)
+    if scenario == "flattery":
+        # Every edit, made from a sixth of the pairs that had an intended answer.
+        assert set(probes["probe_kind"]) == set(EDITS)
+        assert probes["probe_of"].is_in(bases["pair_id"].implode()).all()
+        edited = edited_picks(all_votes, pairs)
+        assert edited[(PLANTED_RATER, "flattery")] == pytest.approx(0.55, abs=0.2)
+        honest = [share for (rater, _), share in edited.items() if rater != PLANTED_RATER]
+        assert sum(honest) / len(honest) == pytest.approx(0.15, abs=0.05)
+    else:
+        assert probes.is_empty()
+    if scenario == "inconsistent":
+        assert retests.height / votes.height == pytest.approx(STUDY_RETEST_SHARE, abs=0.03)
+        again = retest_agreement(all_votes)
+        assert again[PLANTED_RATER] == pytest.approx(0.55, abs=0.12)
+        assert min(share for rater, share in again.items() if rater != PLANTED_RATER) > 0.75
+    else:
+        assert retests.is_empty()
     with pytest.raises(ValueError, match="unknown scenario"):
         detection_study("sloppy")
+
+
+def edited_picks(votes: pl.DataFrame, pairs: pl.DataFrame) -> dict[tuple[str, str], float]:
+    """Per rater and probe kind, the share of decisive probe votes for the edited side."""
+    on_probes = votes.join(pairs.select("pair_id", "probe_kind", "gold"), on="pair_id").filter(
+        pl.col("probe_kind").is_not_null() & pl.col("choice").is_in(["a", "b"])
+    )
+    shares = on_probes.group_by("rater_id", "probe_kind").agg(
+        (pl.col("choice") != pl.col("gold")).mean().alias("edited")
+    )
+    return {(rater, kind): edited for rater, kind, edited in shares.iter_rows()}
+
+
+def retest_agreement(votes: pl.DataFrame) -> dict[str, float]:
+    """Per rater, the share of retests (round 1) answered as in round 0."""
+    first = votes.filter(pl.col("round") == 0).select("pair_id", "rater_id", "choice")
+    again = votes.filter(pl.col("round") == 1).join(
+        first, on=["pair_id", "rater_id"], suffix="_first"
+    )
+    shares = again.group_by("rater_id").agg((pl.col("choice") == pl.col("choice_first")).mean())
+    return dict(shares.iter_rows())
+
+
+def probe_pairs(pairs: pl.DataFrame, votes: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
+    """Probe pairs of ``kinds`` made from ``pairs`` (``rater_probes``, the builder itself)."""
+    return make_probe_pairs(pairs, votes, kinds, seed=1).pairs
+
+
+def test_probe_pairs_are_voted_against_their_intended_side(pairs: pl.DataFrame) -> None:
+    bases = pairs.head(600).with_columns(
+        pl.col("gold").fill_null(pl.col("metadata").str.json_path_match("$.truth"))
+    )
+    probes = probe_pairs(bases, frames.empty(frames.JUDGMENTS), ["flattery", "length"])
+    assert probes.height == 1200
+    raters = [
+        RaterProfile("honest", skill=0.9, tie_rate=0.0),
+        RaterProfile("flattered", skill=0.9, tie_rate=0.0, probe_bias={"flattery": 0.6}),
+    ]
+    votes = simulate_votes(probes, raters, votes_per_pair=2, seed=2)
+    edited = edited_picks(votes, probes)
+    assert edited[("honest", "flattery")] == pytest.approx(0.1, abs=0.03)
+    assert edited[("honest", "length")] == pytest.approx(0.1, abs=0.03)
+    # Swayed on 60% of the flattery probes, 10% wrong on the rest: 64% for the edited side.
+    assert edited[("flattered", "flattery")] == pytest.approx(0.64, abs=0.05)
+    assert edited[("flattered", "length")] == pytest.approx(0.1, abs=0.03)
+    assert votes.filter(pl.col("principles").list.len() > 0).is_empty(), "probes cite nothing"
+
+
+def test_retests_are_served_later_with_the_sides_swapped(pairs: pl.DataFrame) -> None:
+    raters = [
+        RaterProfile("steady", inconsistency=0.0),
+        RaterProfile("fickle", inconsistency=1.0, tie_rate=0.0),
+    ]
+    votes = simulate_votes(pairs, raters, votes_per_pair=2, seed=6, retest_share=0.25)
+    assert votes.schema == pl.Schema(frames.JUDGMENTS)
+    assert votes.get_column("submission_id").is_unique().all()
+    assert votes.get_column("created_at").is_sorted()
+    first = votes.filter(pl.col("round") == 0)
+    again = votes.filter(pl.col("round") == 1).join(
+        first, on=["pair_id", "rater_id"], suffix="_first"
+    )
+    assert first.height == 4000
+    assert again.height == votes.height - 4000
+    assert again.height / first.height == pytest.approx(0.25, abs=0.02)
+    assert (again["shown_left"] != again["shown_left_first"]).all()
+    assert (again["created_at"] >= again["created_at_first"]).all()
+    agreement = retest_agreement(votes)
+    assert agreement["steady"] == 1.0
+    assert agreement["fickle"] == pytest.approx(0.5, abs=0.06)  # a coin flip every time
+
+
+def test_pools_without_probes_or_retests_vote_as_before(pairs: pl.DataFrame) -> None:
+    plain = simulate_votes(pairs, [RaterProfile("r1"), RaterProfile("r2")], 2, seed=4)
+    prone = [RaterProfile("r1", probe_bias={"flattery": 0.9}), RaterProfile("r2")]
+    assert_frame_equal(plain, simulate_votes(pairs, prone, 2, seed=4))
+    assert_frame_equal(plain, simulate_votes(pairs, prone, 2, seed=4, retest_share=0.0))
 
 
 def test_too_few_raters_or_models_is_refused() -> None:

@@ -61,3 +61,10 @@ def test_round_trip_through_json_and_type_checks() -> None:
         TrainConfig.from_dict({**config.to_dict(), "epoch": 3})
     with pytest.raises(ValueError, match="precision"):
         TrainConfig.from_dict({**config.to_dict(), "precision": "fp8"})
+
+
+def test_weights_name_a_bias_card_through_the_same_flag() -> None:
+    config = TrainConfig.from_args(["snap", "--out", "o", "--weights", "snap/bias_card.json"])
+    assert config.weights == "snap/bias_card.json"
+    help_text = " ".join(TrainConfig.parser().format_help().split())
+    assert "Per vote: a bias card (.json" in help_text

@@ -3,12 +3,16 @@ and the split by prompt."""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import polars as pl
 import pytest
+import torch
 
 from reward.config import TrainConfig
+from reward.loss import preference_loss
 from reward.snapshot import SnapshotError, held_out, load_snapshot, training_pairs
 from tests.reward.conftest import SnapshotMaker
 
@@ -106,3 +110,115 @@ def test_a_file_changed_after_export_is_refused(make_snapshot: SnapshotMaker) ->
         load_snapshot(folder)
     with pytest.raises(SnapshotError, match="no such snapshot folder"):
         load_snapshot(folder / "nowhere")
+
+
+# -- weights from a bias card: each vote counts with its rater's weight -----------------------
+
+#: Suggested weights as a bias card gives them (``labeling.bias_card``), chosen by hand.
+CARD_WEIGHTS = {"r1": 0.5, "r2": 1.0, "r3": 0.25}
+
+
+def write_card(folder: Path, weights: dict[str, float]) -> Path:
+    """A bias card holding only what training reads from it: the per-rater weights."""
+    path = folder / "bias_card.json"
+    rows = [{"rater_id": rater, "weight": weight} for rater, weight in weights.items()]
+    path.write_text(json.dumps({"card_version": 1, "rater_weights": rows}), encoding="utf-8")
+    return path
+
+
+def test_a_bias_card_weighs_each_vote_by_its_rater(
+    make_snapshot: SnapshotMaker, tmp_path: Path
+) -> None:
+    folder = make_snapshot(PAIRS)
+    card = write_card(tmp_path, CARD_WEIGHTS)
+    pairs = training_pairs(load_snapshot(folder), config(folder, weights=str(card)))
+    # target = weighted share of the votes preferring `chosen` (ties half); weight = their sum.
+    # p000 r1 a, r2 a, r3 b: (0.5 + 1.0) / 1.75.  p001 all b: 1.75 / 1.75.
+    # p002 r1 a, r2 b (a tie, `a` chosen by convention): 0.5 / 1.5 = 1/3 for "Yes.", so the
+    #      pair is turned round: "No." is chosen with 2/3.
+    # p003 r1 a, r3 b, r2 tie: (0.5 + 0.5 * 1.0) / 1.75.
+    assert pairs["chosen"].to_list() == ["Yes.", "No.", "No.", "Indeed."]
+    assert pairs["rejected"].to_list() == ["No.", "Yes.", "Yes.", "Nope."]
+    assert pairs["target"].to_list() == pytest.approx([1.5 / 1.75, 1.0, 2 / 3, 1.0 / 1.75])
+    assert pairs["weight"].to_list() == pytest.approx([1.75, 1.75, 1.5, 1.75])
+
+
+def test_equal_weights_give_the_plain_vote_shares(
+    make_snapshot: SnapshotMaker, tmp_path: Path
+) -> None:
+    folder = make_snapshot(PAIRS)
+    card = write_card(tmp_path, dict.fromkeys(CARD_WEIGHTS, 1.0))
+    snapshot = load_snapshot(folder)
+    plain = training_pairs(snapshot, config(folder))
+    weighed = training_pairs(snapshot, config(folder, weights=str(card)))
+    assert weighed["target"].to_list() == pytest.approx(plain["target"].to_list())
+    assert weighed["weight"].to_list() == [3.0, 3.0, 2.0, 3.0]  # one per vote
+
+
+def test_the_pair_loss_is_the_weighted_mean_of_the_votes_losses(
+    make_snapshot: SnapshotMaker, tmp_path: Path
+) -> None:
+    """Why target and weight are the weighted share and sum: the loss is linear in its
+    target, so one term per pair equals one term per vote."""
+    folder = make_snapshot(PAIRS)
+    card = write_card(tmp_path, CARD_WEIGHTS)
+    pairs = training_pairs(load_snapshot(folder), config(folder, weights=str(card)))
+    reward = {"Yes.": 1.0, "No.": -0.5, "Indeed.": 0.25, "Nope.": 0.0}  # a model's rewards
+
+    def prefers(better: str, worse: str) -> float:  # -log sigmoid(r_better - r_worse)
+        return math.log1p(math.exp(reward[worse] - reward[better]))
+
+    def tied(one: str, other: str) -> float:  # cross-entropy against 0.5
+        return 0.5 * prefers(one, other) + 0.5 * prefers(other, one)
+
+    yes, no = prefers("Yes.", "No."), prefers("No.", "Yes.")
+    votes = [  # (rater, loss of the vote): the votes of PAIRS, pair by pair
+        ("r1", yes), ("r2", yes), ("r3", no),
+        ("r1", no), ("r2", no), ("r3", no),
+        ("r1", yes), ("r2", no),
+        ("r1", prefers("Indeed.", "Nope.")), ("r3", prefers("Nope.", "Indeed.")),
+        ("r2", tied("Indeed.", "Nope.")),
+    ]  # fmt: skip
+    per_vote = sum(CARD_WEIGHTS[r] * loss for r, loss in votes) / sum(
+        CARD_WEIGHTS[r] for r, _ in votes
+    )
+    per_pair = preference_loss(
+        torch.tensor([reward[text] for text in pairs["chosen"]], dtype=torch.float64),
+        torch.tensor([reward[text] for text in pairs["rejected"]], dtype=torch.float64),
+        target=torch.tensor(pairs["target"].to_list(), dtype=torch.float64),
+        weight=torch.tensor(pairs["weight"].to_list(), dtype=torch.float64),
+    )
+    assert per_pair.item() == pytest.approx(per_vote)
+
+
+def test_a_bias_card_leaves_excluded_raters_out(
+    make_snapshot: SnapshotMaker, tmp_path: Path
+) -> None:
+    folder = make_snapshot(PAIRS)
+    card = write_card(tmp_path, {"r1": 0.5, "r2": 1.0})  # no weight for r3: not needed
+    pairs = training_pairs(
+        load_snapshot(folder), config(folder, weights=str(card), exclude_raters=["r3"])
+    )
+    # Without r3, p000 and p001 are unanimous; p002 is r1 a (0.5) against r2 b (1.0): turned
+    # round, 2/3 for "No."; p003 is r1 a (0.5) against r2's tie (1.0, half): (0.5 + 0.5) / 1.5.
+    assert pairs["target"].to_list() == pytest.approx([1.0, 1.0, 2 / 3, 2 / 3])
+    assert pairs["chosen"].to_list() == ["Yes.", "No.", "No.", "Indeed."]
+    assert pairs["weight"].to_list() == pytest.approx([1.5, 1.5, 1.5, 1.5])
+
+
+def test_a_bias_card_is_refused_where_it_cannot_apply(
+    make_snapshot: SnapshotMaker, tmp_path: Path
+) -> None:
+    folder = make_snapshot(PAIRS)
+    snapshot = load_snapshot(folder)
+    partial = write_card(tmp_path, {"r1": 0.5, "r2": 1.0})
+    with pytest.raises(ValueError, match="has no weight for rater"):
+        training_pairs(snapshot, config(folder, weights=str(partial)))
+    with pytest.raises(ValueError, match="train with labels 'soft', not 'hard'"):
+        training_pairs(snapshot, config(folder, weights=str(partial), labels="hard"))
+    with pytest.raises(ValueError, match="does not exist"):
+        training_pairs(snapshot, config(folder, weights=str(tmp_path / "elsewhere.json")))
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"card_version": 1, "rater_weights": [{"rater_id": "r1"}]}')
+    with pytest.raises(ValueError, match=r"broken\.json: the bias card has no weight for rater"):
+        training_pairs(snapshot, config(folder, weights=str(broken)))

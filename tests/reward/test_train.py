@@ -12,10 +12,14 @@ import polars as pl
 import pytest
 import torch
 
+from data.export import BIAS_CARD_FILE, write_snapshot
+from labeling.bias_card import build_bias_card, rater_weights
+from labeling.preference_set import ExportOptions, build_preferences
+from labeling.simulate import PLANTED_RATER, RaterProfile, simulate_pairs, simulate_votes
 from reward.config import TrainConfig
 from reward.device import seed_everything
 from reward.model import load_model
-from reward.snapshot import SnapshotError
+from reward.snapshot import SnapshotError, load_snapshot, training_pairs
 from reward.train import TrainProgress, main, train
 from tests.reward.conftest import GOOD_BAD, SnapshotMaker
 
@@ -178,3 +182,63 @@ def test_the_command_trains_and_summarises(
     assert f"reward model -> {out}" in printed
     assert "21 train, 3 held out" in printed
     assert "0 prompts and 0 responses were cut" in printed
+
+
+def test_a_snapshots_bias_card_weighs_the_votes_of_a_training_run(
+    tiny_encoder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The round trip: votes -> snapshot with its bias card -> `train --weights` the card."""
+    # A simulated pool where one rater favours longer responses whatever they say.
+    pool = [
+        *(RaterProfile(f"h{k}", skill=0.85) for k in range(1, 6)),
+        RaterProfile(PLANTED_RATER, skill=0.6, length_bias=2.0),
+    ]
+    pairs = simulate_pairs(400, seed=2, mean_chars=150)
+    votes = simulate_votes(pairs, pool, votes_per_pair=3, seed=2)
+    options = ExportOptions(ties="soft")
+    snapshot = tmp_path / "snapshot"
+    write_snapshot(
+        snapshot,
+        build_preferences(pairs, votes, options),
+        votes,
+        options=options.as_dict(),
+        schema_version="test",
+        source="simulated",
+        bias_card=build_bias_card(pairs, votes, n_boot=50),
+    )
+    card = json.loads((snapshot / BIAS_CARD_FILE).read_text(encoding="utf-8"))
+    weights = rater_weights(card)
+    assert min(weights, key=weights.__getitem__) == PLANTED_RATER
+
+    out = tmp_path / "ckpt"
+    argv = [
+        str(snapshot),
+        "--out", str(out),
+        "--base-model", str(tiny_encoder),
+        "--weights", str(snapshot / BIAS_CARD_FILE),
+        "--max-pairs", "32",
+        "--batch-size", "8",
+        "--no-progress-bar",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    assert "reward model ->" in capsys.readouterr().out
+    info = json.loads((out / "intentgap.json").read_text())
+    assert info["train_config"]["weights"] == str(snapshot / BIAS_CARD_FILE)
+
+    # What the run weighed each pair with: the sum of its voters' weights from the card.
+    trained_on = training_pairs(load_snapshot(snapshot), TrainConfig.from_args(argv))
+    expected = (
+        votes.filter(pl.col("choice") != "both_bad")
+        .group_by("pair_id")
+        .agg(
+            expected=pl.col("rater_id").replace_strict(weights, return_dtype=pl.Float64).sum(),
+            planted_voted=(pl.col("rater_id") == PLANTED_RATER).any(),
+        )
+    )
+    compared = trained_on.join(expected, on="pair_id")
+    assert compared.height == 32
+    assert compared["weight"].to_list() == pytest.approx(compared["expected"].to_list())
+    # Pairs the planted rater voted on weigh less than those of three careful raters.
+    by_planted = compared.group_by("planted_voted").agg(pl.col("weight").mean())
+    mean_weight = dict(by_planted.iter_rows())
+    assert mean_weight[True] < mean_weight[False]

@@ -20,7 +20,8 @@ from typing import Literal
 
 from playwright.sync_api import Page, expect
 
-from data.workspace import ENV_VAR, Workspace
+from data.workspace import DATABASE_ENV_VAR, ENV_VAR, Workspace
+from tests.conftest import INTENTGAP
 from tests.ui.conftest import ADMIN_PASSWORD, REPO
 from tests.ui.test_browser import Served, free_port, press_until, settled, wait_until_up
 from ui import auth
@@ -37,8 +38,7 @@ class Logged(Served):
 def _command(how: Literal["streamlit", "intentgap"], workspace: Workspace, port: int) -> list[str]:
     if how == "intentgap":
         return [
-            sys.executable, "-c", "import cli, sys; sys.exit(cli.main(sys.argv[1:]))",
-            "serve", "--workspace", str(workspace.root), "--port", str(port),
+            *INTENTGAP, "serve", "--workspace", str(workspace.root), "--port", str(port),
             "--address", "127.0.0.1",
         ]  # fmt: skip
     return [
@@ -57,9 +57,15 @@ def serve(
     tokens: dict[str, str],
     log: Path,
     how: Literal["streamlit", "intentgap"] = "streamlit",
+    database_url: str | None = None,
 ) -> Iterator[Logged]:
+    """The app on ``workspace`` (its database: ``database_url``, a PostgreSQL database that
+    other servers may share, else the workspace's DuckDB file)."""
     port = free_port()
     env = {**os.environ, ENV_VAR: str(workspace.root), auth.ADMIN_PASSWORD_ENV: ADMIN_PASSWORD}
+    env.pop(DATABASE_ENV_VAR, None)
+    if database_url is not None:
+        env[DATABASE_ENV_VAR] = database_url
     with log.open("wb") as out:
         process = subprocess.Popen(
             _command(how, workspace, port), cwd=REPO, env=env, stdout=out, stderr=out

@@ -10,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from data.store import Store
 from data.workspace import ENV_VAR, Workspace
-from labeling.simulate import rater_pool, simulate_pairs, simulate_votes
+from labeling.rater_probes import make_probe_pairs
+from labeling.simulate import RaterProfile, rater_pool, simulate_pairs, simulate_votes
 from tests.ui.conftest import (
     ADMIN_ONLY,
     ADMIN_PASSWORD,
@@ -155,5 +156,57 @@ def test_plain_text_votes_keep_the_leaderboard_and_say_what_was_left_out(
         assert note == (
             "Note: style control leaves out headers, lists, bold: the same in every voted pair."
         )
+    finally:
+        cache.open_store.clear()
+
+
+def test_rater_cards_show_probe_susceptibility_and_self_agreement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Gold pairs with flattery and length probes, half the votes served again: "flattered"
+    # picks most flattered responses, "noisy" answers retests with a coin flip.
+    workspace = Workspace(tmp_path / "workspace").create()
+    pairs = simulate_pairs(300, seed=3, gold_share=1.0, mean_chars=200)
+    pool = [RaterProfile(f"h{k}", inconsistency=0.05) for k in range(3)]
+    pool += [
+        RaterProfile("flattered", probe_bias={"flattery": 0.9}),
+        RaterProfile("noisy", inconsistency=1.0),
+    ]
+    votes = simulate_votes(pairs, pool, votes_per_pair=4, seed=3, retest_share=0.5)
+    probes = make_probe_pairs(pairs, votes, ["flattery", "length"], seed=3).pairs
+    probe_votes = simulate_votes(probes, pool, votes_per_pair=4, seed=4)
+    with Store(workspace.database) as store:
+        store.save_project(SIMULATED)
+        store.import_frames(
+            pl.concat([pairs, probes]), pl.concat([votes, probe_votes]), SIMULATED.project_id
+        )
+    monkeypatch.setenv(ENV_VAR, str(workspace.root))
+    monkeypatch.setenv(auth.ADMIN_PASSWORD_ENV, ADMIN_PASSWORD)
+    try:
+        at = admin_on("ui/pages/raters_audit.py", raters_audit_rater="flattered")
+        assert not at.exception and not at.error
+        table = at.dataframe[0].value
+        flagged = dict(zip(table["rater_id"], table["blind_spots"], strict=True))
+        assert "probe" in flagged["flattered"] and "retest" in flagged["noisy"]
+        assert "**probe** · flattery" in texts(at)
+        probes_shown, kappas = (frame.value for frame in at.dataframe[1:])
+        mine = probes_shown[probes_shown["who"] == "flattered"].set_index("probe_kind")
+        assert mine.loc["flattery", "rate"] > 0.7 > mine.loc["flattery", "base_rate"]
+        assert bool(mine.loc["flattery", "flagged"]) and not bool(mine.loc["length", "flagged"])
+        assert set(probes_shown["who"]) == {"flattered", "(all raters)"}
+        assert kappas["who"].tolist()[:2] == ["flattered, retests", "all raters, retests"]
+        assert len(kappas) > 2, "beside the kappas with the other raters"
+        assert len(at.get("vega_lite_chart")) == 4, "position, length, categories and probes"
+
+        at.selectbox(key="raters_audit_rater").set_value("noisy").run()
+        assert not at.exception and not at.error
+        kappas = at.dataframe[-1].value.set_index("who")
+        assert (
+            kappas.loc["noisy, retests", "estimate"]
+            < 0.3
+            < kappas.loc["all raters, retests", "estimate"]
+        )
+        assert kappas.index.str.startswith("with ").sum() == 4, "every other rater"
+        assert "**retest** · retested pairs" in texts(at)
     finally:
         cache.open_store.clear()

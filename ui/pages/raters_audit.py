@@ -18,6 +18,14 @@ _SORTS = {
     "flagged": "blind spots flagged",
     "n": "votes",
 }
+_PROBE_FORMATS = {
+    "rate": "percent",
+    "ci_low": "percent",
+    "ci_high": "percent",
+    "base_rate": "percent",
+    "q_value": "%.3g",
+}
+_KAPPA_FORMATS = {"estimate": "%.3f", "ci_low": "%.3f", "ci_high": "%.3f"}
 
 
 def main() -> None:
@@ -59,7 +67,9 @@ def main() -> None:
         widgets.finding_card(finding)
 
     st.subheader("The evidence")
-    position, length, category = st.tabs(["Position", "Length", "Categories"])
+    position, length, category, probes, consistency = st.tabs(
+        ["Position", "Length", "Categories", "Probe pairs", "Consistency"]
+    )
     with position:
         rates = audit_views.position_rates(votes, rater)
         st.altair_chart(
@@ -81,6 +91,36 @@ def main() -> None:
                 accuracy, y="category", color="who", title="Agreement with the reference"
             )
         )
+    with probes:
+        susceptible = audit_views.rater_probes(votes, findings, rater)
+        if susceptible.filter(pl.col("who") == rater).is_empty():
+            st.info(f"{literal(rater)} has answered no probe pair yet.")
+        else:
+            st.caption(
+                "A probe pair is a pair whose intended loser got a surface edit that adds "
+                "nothing (flattery, padding, a confident tone...). The share of votes for the "
+                "edited side, beside how often the rater picks that response unedited."
+            )
+            widgets.table(susceptible, formats=_PROBE_FORMATS)
+            st.altair_chart(
+                audit_views.interval_chart(
+                    audit_views.probe_rates(susceptible),
+                    y="probe_kind",
+                    color="who",
+                    title="Share of votes for the edited side",
+                )
+            )
+    with consistency:
+        pairs, judgments = cache.project_votes(key)
+        kappas = audit_views.rater_consistency(judgments, pairs, rater)
+        st.caption(
+            "Cohen's kappa of the rater with themselves on pairs served again with the sides "
+            "swapped, beside all raters' and beside their kappa with each other rater. Apart "
+            "from the others but steady: a minority view. Apart from themselves: noise."
+        )
+        if not (kappas["who"] == f"{rater}, retests").any():
+            st.info(f"No pair has been served to {literal(rater)} a second time yet.")
+        widgets.table(kappas, formats=_KAPPA_FORMATS)
 
 
 if __name__ == "__main__":  # streamlit runs a page file as __main__; importing it draws nothing
