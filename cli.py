@@ -24,10 +24,12 @@ from data.importers import import_file
 from data.presets import PRESETS
 from data.store import Project, Store, WorkspaceLocked
 from data.workspace import DATABASE_ENV_VAR, ENV_VAR, StoreWriteError, Workspace
+from labeling.policies import POLICIES
 
 __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parent
+POLICY_NAMES = tuple(POLICIES)
 DEFAULT_BASE_URL = "http://127.0.0.1:8501"
 DEMO_RATERS = ("demo-rater-1", "demo-rater-2", "demo-rater-3")
 
@@ -176,7 +178,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write a snapshot folder: pairs.parquet (TRL shape), judgments.parquet, manifest.json."""
+    """Write a snapshot folder: pairs.parquet (TRL shape), judgments.parquet (every vote;
+    probes.parquet names the probe pairs among their pairs), manifest.json."""
     from labeling.preference_set import ExportOptions, export_snapshot
 
     options = ExportOptions(
@@ -185,6 +188,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         ties=args.ties,
         include_gold=not args.no_gold,
         posterior=args.posterior,
+        with_probes=args.with_probes,
     )
     with _open_store(Workspace.resolve(args.workspace, args.database).existing()) as store:
         try:
@@ -220,6 +224,9 @@ def cmd_project(args: argparse.Namespace) -> int:
                 changes[name] = tuple(p.strip() for p in changes[name].split(",") if p.strip())
         if changes or store.project(args.project_id) is None:
             store.save_project(replace(current, **changes))
+        if args.scores:
+            loaded = store.replace_scores(args.project_id, _read_scores(Path(args.scores)))
+            print(f"Loaded {loaded:,} scores for the model policy.", file=sys.stderr)
         shown = store.project(args.project_id)
     print(json.dumps(_jsonable(shown), indent=2))
     return 0
@@ -252,11 +259,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.snapshot is not None:
         # A snapshot the admin exported from the running app: no database needed (with
         # DuckDB, the app holds the file while it serves).
-        from data.export import read_snapshot
-        from reward.snapshot import pairs_from_preferences
+        from reward.inherited import snapshot_pairs
+        from reward.snapshot import load_snapshot
 
-        preferences, judgments, _ = read_snapshot(Path(args.snapshot))
-        report = audit_report(pairs_from_preferences(preferences), judgments, n_boot=args.n_boot)
+        snapshot = load_snapshot(args.snapshot)
+        report = audit_report(snapshot_pairs(snapshot), snapshot.judgments, n_boot=args.n_boot)
     else:
         with _open_store(Workspace.resolve(args.workspace, args.database).existing()) as store:
             report = audit_report(
@@ -272,7 +279,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_probes_make(args: argparse.Namespace) -> int:
     """Make probe pairs that test the raters: the intended loser of a pair with gold or a
     strong consensus, given a surface edit (padding, flattery, ...). Again adds nothing."""
-    from labeling.rater_probes import PROBE_KINDS, RETEST, make_probe_pairs
+    from labeling.rater_probes import PROBE_KINDS, make_probe_pairs
 
     kinds = PROBE_KINDS if args.kinds is None else _comma_list(args.kinds)
     with _open_store(Workspace.resolve(args.workspace, args.database).existing()) as store:
@@ -288,23 +295,29 @@ def cmd_probes_make(args: argparse.Namespace) -> int:
             raters=store.raters(),
         )
         counts = store.import_frames(made.pairs, None, args.project)
-    per_kind = dict(made.pairs.group_by("probe_kind").len().iter_rows())
-    for kind in dict.fromkeys(kinds):
-        if kind == RETEST:
-            print(f"{kind}: served, not made (a judged pair again, sides swapped, round 1)")
-            continue
-        reasons = made.skipped.filter(made.skipped["kind"] == kind)
-        why = "; ".join(f"{reason}: {n}" for _, reason, n in reasons.iter_rows())
-        skipped = int(reasons["n"].sum())
-        print(
-            f"{kind}: {per_kind.get(kind, 0)} made, {skipped} skipped"
-            + (f" ({why})" if why else "")
-        )
+    for line in made.summary(kinds):
+        print(line)
     print(
         f"Probe pairs in {args.project!r}: {counts.pairs_new} new,"
         f" {counts.pairs_existing} there already."
     )
     return 0
+
+
+def _read_scores(path: Path) -> Any:
+    """A checkpoint's scores file (``reward.score.SCORES``), or a one-line error."""
+    import polars as pl
+
+    try:
+        scores = pl.read_parquet(path)
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file") from None
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise CommandError(f"{path}: not a Parquet file of scores ({error})") from None
+    missing = {"pair_id", "model_id", "reward_a", "reward_b"} - set(scores.columns)
+    if missing:
+        raise CommandError(f"{path}: lacks the column(s) {', '.join(sorted(missing))}")
+    return scores
 
 
 def _comma_list(text: str) -> tuple[str, ...]:
@@ -396,6 +409,12 @@ def make_parser() -> argparse.ArgumentParser:
         help="also fit Dawid-Skene and write its posterior as a soft label (column posterior)",
     )
     exp.add_argument("--no-gold", action="store_true", help="leave hidden gold items out")
+    exp.add_argument(
+        "--with-probes",
+        action="store_true",
+        help="keep probe pairs (surface edits made to test the raters) in pairs.parquet; they"
+        " are left out by default, and probes.parquet names them either way",
+    )
     exp.add_argument("--overwrite", action="store_true")
     exp.set_defaults(run=cmd_export)
 
@@ -407,6 +426,22 @@ def make_parser() -> argparse.ArgumentParser:
     proj.add_argument("--flags", help="comma-separated list")
     proj.add_argument("--overlap-k", type=int, help="judgments wanted per pair")
     proj.add_argument("--gold-rate", type=float, help="share of gold items shown")
+    proj.add_argument(
+        "--probe-rate",
+        type=float,
+        help="share of hidden checks of the raters: probe pairs (`probes make`) and retests",
+    )
+    proj.add_argument(
+        "--policy",
+        choices=POLICY_NAMES,
+        help="how work pairs are ranked: least covered (uniform), split votes first"
+        " (disputed), or where a checkpoint's scores doubt the votes (model; see --scores)",
+    )
+    proj.add_argument(
+        "--scores",
+        metavar="FILE",
+        help="scores.parquet of one checkpoint (`intentgap score`) for the model policy",
+    )
     proj.add_argument("--reclaim-minutes", type=int, help="give abandoned pairs away after")
     for flag in (
         "strength_enabled",

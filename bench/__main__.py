@@ -19,6 +19,8 @@ from typing import Any
 
 BENCHMARKS = {
     "store": "bench.bench_store",
+    "store_load": "bench.bench_store_load",
+    "audit_engines": "bench.bench_audit_engines",
     "audit_stats": "bench.bench_audit_stats",
     "audit": "bench.bench_audit",
     "blind_spots": "bench.bench_blind_spots",

@@ -5,12 +5,25 @@ A snapshot is what leaves the database for training (``reward/`` reads only thes
     snapshot/
       pairs.parquet      frames.PREFERENCES by pair_id (TRL prompt/chosen/rejected + stats)
       judgments.parquet  frames.JUDGMENTS, sorted by created_at, submission_id
+      probes.parquet     PROBES by pair_id: the probe pairs the votes touch (only if any)
       bias_card.json     what the audit found wrong with the votes (``labeling.bias_card``)
       BIAS_CARD.md       the same, to read
       manifest.json      counts, options, schema_version, per-file sha256, content_hash, source
 
+Votes that test the raters stay in ``judgments.parquet`` (every vote of the project leaves),
+marked, not mixed in. A retest is marked by its own ``round`` (a rater's later round on a
+pair; their first vote is the lowest). A vote on a probe pair (``frames.PAIRS.probe_kind``: a
+surface edit made to test the raters) is marked by its ``pair_id`` in ``probes.parquet``,
+which lists each such pair once with its kind, its base pair and its intended side
+(``PROBES``). The votes keep their own contract, ``frames.JUDGMENTS``, which is the store's
+and closed: the mark is a property of the pair, so it lives in a table of pairs, which also
+marks the rows of ``pairs.parquet`` when probe pairs were exported on purpose (the manifest's
+``options.with_probes``). From format 3 a snapshot without ``probes.parquet`` has no vote on a
+probe pair; older snapshots did not say, and are refused.
+
 Two hashes, two jobs. ``content_hash`` names the data: a sha256 over a canonical encoding of
-both frames' values (rows sorted, columns in contract order), independent of Parquet encoding
+the frames' values (rows sorted, columns in contract order; ``probes.parquet`` enters only
+when it has rows, so a snapshot without probes hashes as before), independent of Parquet encoding
 and library versions, so the same votes exported again give the same hash; checkpoints record
 it. Each file's ``sha256`` guards the bytes: reading checks it before parsing, so an edited or
 damaged file is named as such. Files are written deterministically (sorted rows, fixed column
@@ -55,18 +68,22 @@ __all__ = [
     "JUDGMENTS_FILE",
     "MANIFEST_FILE",
     "PAIRS_FILE",
+    "PROBES",
+    "PROBES_FILE",
     "BiasCardContent",
     "Manifest",
     "SnapshotError",
     "SnapshotExists",
     "SnapshotFile",
     "content_hash",
+    "read_probes",
     "read_snapshot",
     "write_snapshot",
 ]
 
 PAIRS_FILE = "pairs.parquet"
 JUDGMENTS_FILE = "judgments.parquet"
+PROBES_FILE = "probes.parquet"
 MANIFEST_FILE = "manifest.json"
 BIAS_CARD_FILE = "bias_card.json"
 BIAS_CARD_MARKDOWN_FILE = "BIAS_CARD.md"
@@ -74,15 +91,28 @@ BIAS_CARD_MARKDOWN_FILE = "BIAS_CARD.md"
 _TEXT_FILES = (BIAS_CARD_FILE, BIAS_CARD_MARKDOWN_FILE)
 #: Version of the folder layout and the files' contracts; readers refuse other ones.
 #: 2: pairs.parquet gained ``posterior`` (Dawid-Skene soft label) and ``gold_principle``.
-FORMAT_VERSION = 2
+#: 3: probes.parquet names the probe pairs among the votes' pairs (absent: there are none).
+FORMAT_VERSION = 3
+#: Why a snapshot of an older format is refused, beside "export the snapshot again".
+_OLDER = {2: "its votes on probe pairs, if any, are not marked"}
+
+#: ``probes.parquet``: one row per probe pair with a vote in ``judgments.parquet``, its
+#: ``probe_kind``, the pair it was made from (``probe_of``) and its intended side (``gold``),
+#: as ``frames.PAIRS`` has them.
+PROBES: dict[str, pl.DataType] = {
+    name: frames.PAIRS[name] for name in ("pair_id", "probe_kind", "probe_of", "gold")
+}
 
 #: Each data file, its contract and the sort that makes its rows deterministic.
 _LAYOUT: dict[str, tuple[dict[str, pl.DataType], tuple[str, ...]]] = {
     PAIRS_FILE: (frames.PREFERENCES, ("pair_id",)),
     JUDGMENTS_FILE: (frames.JUDGMENTS, ("created_at", "submission_id")),
+    PROBES_FILE: (PROBES, ("pair_id",)),
 }
+#: The data files every snapshot has; the others are there when they have rows.
+_REQUIRED = (PAIRS_FILE, JUDGMENTS_FILE)
 #: Unique key of each data file.
-_KEYS = {PAIRS_FILE: "pair_id", JUDGMENTS_FILE: "submission_id"}
+_KEYS = {PAIRS_FILE: "pair_id", JUDGMENTS_FILE: "submission_id", PROBES_FILE: "pair_id"}
 _ROW_GROUP_SIZE = 128 * 1024
 #: The hidden sibling folders an export works in: ``.<name>.<pid>-<random>.partial`` while it
 #: writes, ``.<name>.<pid>-<random>.old`` for the folder it replaces. The PID tells a folder
@@ -133,7 +163,8 @@ class Manifest:
 
     ``counts``: ``pairs`` (preference rows), ``ties`` (kept tied pairs), ``gold_pairs``,
     ``judgments`` (rows of judgments.parquet), ``judgments_used`` (votes behind the preference
-    rows), ``raters`` (distinct raters in judgments.parquet).
+    rows), ``raters`` (distinct raters in judgments.parquet), ``probe_pairs`` (rows of
+    probes.parquet) and ``probe_judgments`` (votes on them).
     """
 
     format_version: int
@@ -195,12 +226,16 @@ def write_snapshot(
     source: str,
     overwrite: bool = False,
     bias_card: BiasCardContent | None = None,
+    probes: pl.DataFrame | None = None,
 ) -> Manifest:
     """Write a snapshot folder and return its manifest.
 
     ``preferences`` must follow ``frames.PREFERENCES`` and ``judgments`` ``frames.JUDGMENTS``
     (same column names and dtypes, any order; ``pair_id`` and ``submission_id`` unique), else
-    ValueError. ``options`` (JSON-ready) records how the set was built; ``source`` where from.
+    ValueError. ``probes`` follows ``PROBES`` (``pair_id`` unique, ``probe_kind`` set): the
+    probe pairs the votes touch, built by ``labeling.preference_set.probe_rows``; written as
+    ``probes.parquet`` when it has rows (None: there are none). ``options`` (JSON-ready)
+    records how the set was built; ``source`` where from.
     ``bias_card`` (built by ``labeling.bias_card`` from the votes) is written as
     ``bias_card.json`` and ``BIAS_CARD.md``; its values must be JSON-ready (no NaN), else
     ValueError.
@@ -214,10 +249,7 @@ def write_snapshot(
     """
     out_dir = Path(out_dir)
     _refuse_existing(out_dir, overwrite)
-    data = {
-        PAIRS_FILE: _deterministic(preferences, PAIRS_FILE),
-        JUDGMENTS_FILE: _deterministic(judgments, JUDGMENTS_FILE),
-    }
+    data = _data_files(preferences, judgments, probes)
     try:
         recorded_options = json.loads(json.dumps(dict(options)))
     except (TypeError, ValueError) as error:
@@ -232,6 +264,7 @@ def write_snapshot(
             files = tuple(_write_parquet(staging / name, frame) for name, frame in data.items())
             files += tuple(_write_text(staging / name, text) for name, text in texts.items())
             prefs, votes = data[PAIRS_FILE], data[JUDGMENTS_FILE]
+            probe_ids = data.get(PROBES_FILE, frames.empty(PROBES))["pair_id"]
             manifest = Manifest(
                 format_version=FORMAT_VERSION,
                 schema_version=schema_version,
@@ -245,6 +278,8 @@ def write_snapshot(
                     "judgments": votes.height,
                     "judgments_used": int(prefs["n_judgments"].sum()),
                     "raters": votes["rater_id"].drop_nulls().n_unique(),
+                    "probe_pairs": probe_ids.len(),
+                    "probe_judgments": int(votes["pair_id"].is_in(probe_ids.implode()).sum()),
                 },
                 files=files,
                 content_hash=_content_hash(data),
@@ -263,36 +298,20 @@ def read_snapshot(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame, Manifest]:
     """Read ``(preferences, judgments, manifest)`` back, after checking everything.
 
     Raises SnapshotError naming the file and the problem when the folder or a file is
-    missing, the manifest is malformed or of a newer format, a file's columns or dtypes differ
-    from its contract, its bytes differ from the manifest's sha256, its row count does, or
-    the data read does not give the manifest's ``content_hash``. The bias card's files, when
-    the manifest lists them, must be there with the manifest's sha256 too.
+    missing, the manifest is malformed or of another format, a file's columns or dtypes
+    differ from its contract, its bytes differ from the manifest's sha256, its row count
+    does, or the data read does not give the manifest's ``content_hash``. The bias card's
+    files and ``probes.parquet``, when the manifest lists them, are checked the same way
+    (``read_probes`` returns the probes).
     """
     folder = Path(folder)
+    manifest = _read_folder_manifest(folder)
+    loaded = {
+        name: _read_data_file(folder, manifest, name)
+        for name in _LAYOUT
+        if name in _REQUIRED or manifest.file(name) is not None
+    }
     manifest_path = folder / MANIFEST_FILE
-    if not folder.is_dir():
-        raise SnapshotError(folder, "no such snapshot folder")
-    manifest = _read_manifest(manifest_path)
-    loaded: dict[str, pl.DataFrame] = {}
-    for name, (contract, _) in _LAYOUT.items():
-        path = folder / name
-        entry = manifest.file(name)
-        if entry is None:
-            raise SnapshotError(manifest_path, f"lists no entry for {name}")
-        if not path.is_file():
-            raise SnapshotError(path, "is missing")
-        try:
-            schema = dict(pl.read_parquet_schema(path))
-        except Exception as error:  # polars raises several kinds for a damaged file
-            raise SnapshotError(path, f"cannot be read as Parquet ({error})") from None
-        problems = _schema_problems(schema, contract)
-        if problems:
-            raise SnapshotError(path, "does not match its contract: " + "; ".join(problems))
-        _check_bytes(path, entry)
-        frame = pl.read_parquet(path)
-        if frame.height != entry.rows:
-            raise SnapshotError(path, f"has {frame.height} rows, the manifest says {entry.rows}")
-        loaded[name] = frame
     if _content_hash(loaded) != manifest.content_hash:
         raise SnapshotError(
             manifest_path, "content_hash does not match the data read from the files"
@@ -304,20 +323,78 @@ def read_snapshot(folder: Path) -> tuple[pl.DataFrame, pl.DataFrame, Manifest]:
     return loaded[PAIRS_FILE], loaded[JUDGMENTS_FILE], manifest
 
 
-def content_hash(preferences: pl.DataFrame, judgments: pl.DataFrame) -> str:
+def read_probes(folder: Path) -> pl.DataFrame:
+    """The snapshot's probe pairs (``PROBES``, by ``pair_id``; empty when it lists none).
+
+    A vote in ``judgments.parquet`` whose ``pair_id`` is here tested its rater with a probe
+    pair; a row of ``pairs.parquet`` is a probe pair when the snapshot was exported with
+    ``with_probes``. Checks the manifest and the file (contract, sha256, rows) as
+    ``read_snapshot`` does, raising SnapshotError; ``read_snapshot`` checks the whole.
+    """
+    folder = Path(folder)
+    manifest = _read_folder_manifest(folder)
+    if manifest.file(PROBES_FILE) is None:
+        return frames.empty(PROBES)
+    return _read_data_file(folder, manifest, PROBES_FILE)
+
+
+def content_hash(
+    preferences: pl.DataFrame, judgments: pl.DataFrame, probes: pl.DataFrame | None = None
+) -> str:
     """The ``content_hash`` a snapshot of these frames gets (see the module docstring).
 
-    Consumes ``frames.PREFERENCES`` and ``frames.JUDGMENTS`` frames, in any row order.
+    Consumes ``frames.PREFERENCES``, ``frames.JUDGMENTS`` and ``PROBES`` frames, in any row
+    order.
     """
-    return _content_hash(
-        {
-            PAIRS_FILE: _deterministic(preferences, PAIRS_FILE),
-            JUDGMENTS_FILE: _deterministic(judgments, JUDGMENTS_FILE),
-        }
-    )
+    return _content_hash(_data_files(preferences, judgments, probes))
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _data_files(
+    preferences: pl.DataFrame, judgments: pl.DataFrame, probes: pl.DataFrame | None
+) -> dict[str, pl.DataFrame]:
+    """The data files of a snapshot, checked and in their deterministic order; probes.parquet
+    only when it has rows."""
+    data = {
+        PAIRS_FILE: _deterministic(preferences, PAIRS_FILE),
+        JUDGMENTS_FILE: _deterministic(judgments, JUDGMENTS_FILE),
+    }
+    if probes is not None and probes.height:
+        data[PROBES_FILE] = _deterministic(probes, PROBES_FILE)
+        if data[PROBES_FILE]["probe_kind"].null_count():
+            raise ValueError(f"frame for {PROBES_FILE}: probe_kind must not be null")
+    return data
+
+
+def _read_folder_manifest(folder: Path) -> Manifest:
+    if not folder.is_dir():
+        raise SnapshotError(folder, "no such snapshot folder")
+    return _read_manifest(folder / MANIFEST_FILE)
+
+
+def _read_data_file(folder: Path, manifest: Manifest, name: str) -> pl.DataFrame:
+    """One data file, checked against its contract and its manifest entry."""
+    contract, _ = _LAYOUT[name]
+    path = folder / name
+    entry = manifest.file(name)
+    if entry is None:
+        raise SnapshotError(folder / MANIFEST_FILE, f"lists no entry for {name}")
+    if not path.is_file():
+        raise SnapshotError(path, "is missing")
+    try:
+        schema = dict(pl.read_parquet_schema(path))
+    except Exception as error:  # polars raises several kinds for a damaged file
+        raise SnapshotError(path, f"cannot be read as Parquet ({error})") from None
+    problems = _schema_problems(schema, contract)
+    if problems:
+        raise SnapshotError(path, "does not match its contract: " + "; ".join(problems))
+    _check_bytes(path, entry)
+    frame = pl.read_parquet(path)
+    if frame.height != entry.rows:
+        raise SnapshotError(path, f"has {frame.height} rows, the manifest says {entry.rows}")
+    return frame
 
 
 def _refuse_existing(out_dir: Path, overwrite: bool) -> None:
@@ -483,10 +560,13 @@ def _sha256(path: Path) -> str:
 
 
 def _content_hash(data: Mapping[str, pl.DataFrame]) -> str:
-    """sha256 over each file name, row count and column (name, then its canonical bytes)."""
+    """sha256 over each file name, row count and column (name, then its canonical bytes);
+    an empty probes.parquet adds nothing (as an absent one)."""
     digest = hashlib.sha256()
     for name in sorted(data):
         frame = data[name]
+        if name not in _REQUIRED and frame.is_empty():
+            continue
         digest.update(f"{name}\0{frame.height}\n".encode())
         for column in frame.get_columns():
             digest.update(f"{column.name}\0".encode())
@@ -533,9 +613,10 @@ def _read_manifest(path: Path) -> Manifest:
             f" ({FORMAT_VERSION}); upgrade intentgap",
         )
     if manifest.format_version < FORMAT_VERSION:
+        why = _OLDER.get(manifest.format_version)
         raise SnapshotError(
             path,
             f"format_version {manifest.format_version} is older than this intentgap reads"
-            f" ({FORMAT_VERSION}); export the snapshot again",
+            f" ({FORMAT_VERSION}{': ' + why if why else ''}); export the snapshot again",
         )
     return manifest

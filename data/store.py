@@ -33,6 +33,7 @@ from data.engines import (
     ConstraintViolated,
     Cursor,
     DuckDBEngine,
+    PostgresEngine,
     WriteClash,
     commit,
     open_engine,
@@ -174,8 +175,12 @@ class Project:
     is_demo: bool = False
     #: A left/right vote needs a strength (only where ``strength_enabled``).
     strength_required: bool = False
-    #: Share of a rater's pairs that are probe pairs (``frames.PAIRS``: ``probe_kind``).
+    #: Share of a rater's pairs that are hidden checks of them: probe pairs
+    #: (``frames.PAIRS``: ``probe_kind``) and retests.
     probe_rate: float = 0.0
+    #: How work pairs are ranked (``labeling.policies.POLICIES``): ``uniform``, ``disputed``,
+    #: ``model`` (by the scores loaded with ``replace_scores``).
+    policy: str = "uniform"
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -231,6 +236,11 @@ def hash_token(token: str) -> str:
     """Tokens are stored hashed, so a copy of the database signs nobody in."""
     return hashlib.sha256(token.encode()).hexdigest()
 
+
+#: What a claim can give a rater (``Store.claim_next``): a work pair, or a hidden check.
+CLAIM_KINDS: tuple[str, ...] = ("work", "gold", "probe", "retest")
+#: A retest comes back at least this many assignments after the rater's first vote on it.
+RETEST_GAP = 20
 
 #: A session ends after this long without a page run (each run slides it on); never later
 #: than ``SESSION_MAX_AGE`` after sign-in. Raters keep a week: their link signs in only once.
@@ -320,11 +330,32 @@ def _probes(cur: Cursor, engine: str) -> None:
         )
 
 
+def _policies(cur: Cursor, engine: str) -> None:
+    """A project ranks its work pairs by a policy (``Project.policy``): the ranking is kept
+    in ``coverage.priority`` (higher first, then the least covered), and a checkpoint's
+    scores of the pairs, which the ``model`` policy reads, in ``scores``."""
+    cur.execute("ALTER TABLE projects ADD COLUMN policy VARCHAR NOT NULL DEFAULT 'uniform'")
+    cur.execute("ALTER TABLE coverage ADD COLUMN priority DOUBLE PRECISION NOT NULL DEFAULT 0")
+    cur.execute(
+        "CREATE TABLE scores ("
+        " pair_id VARCHAR NOT NULL, model_id VARCHAR NOT NULL,"
+        " reward_a DOUBLE PRECISION NOT NULL, reward_b DOUBLE PRECISION NOT NULL,"
+        " loaded_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (pair_id, model_id))"
+    )
+    if engine == "postgresql":
+        cur.execute("DROP INDEX coverage_next")
+        cur.execute(
+            "CREATE INDEX coverage_next ON coverage"
+            " (project_id, is_gold, is_probe, priority DESC, (n_done + n_open), shuffle)"
+        )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor, str], None]]] = [
     ("0001_initial", _initial),
     ("0002_rater_sessions", _rater_sessions),
     ("0003_strength_required", _strength_required),
     ("0004_probes", _probes),
+    ("0005_policies", _policies),
 ]
 
 
@@ -703,6 +734,10 @@ class Store:
                     _add_vote_counts(cur)
                     if self._before_import_commit is not None:
                         self._before_import_commit()
+                if counts.pairs_new + counts.judgments_new >= _VACUUM_AFTER:
+                    db = self._db
+                    assert isinstance(db, PostgresEngine)
+                    db.vacuum()
                 return counts
             except (WriteClash, ConstraintViolated):
                 if attempt == 2:
@@ -834,11 +869,13 @@ class Store:
             " AND NOT EXISTS (SELECT 1 FROM judgments k WHERE k.rater_id = i.rater_id"
             " AND k.pair_id = i.pair_id AND k.round = i.round)"
         )
-        # Human votes only count toward a pair's overlap; counted before they are inserted.
+        # Only human first votes (round 0) count toward a pair's overlap (later rounds are
+        # the same raters again); counted before they are inserted.
         cur.execute(
             "CREATE TEMPORARY TABLE imported_vote_counts AS"
             " SELECT i.pair_id, count(*) AS n FROM incoming_judgments i"
-            f"{new_vote} AND i.rater_id IN (SELECT rater_id FROM raters WHERE kind = 'human')"
+            f"{new_vote} AND i.round = 0"
+            " AND i.rater_id IN (SELECT rater_id FROM raters WHERE kind = 'human')"
             " GROUP BY i.pair_id"
         )
         judgments_new = cur.count(
@@ -922,6 +959,68 @@ class Store:
                 [project_id],
             )
 
+    def set_priorities(self, project_id: str, ranked: pl.DataFrame) -> int:
+        """Rank the project's pairs for the next claims: ``ranked`` is ``pair_id, priority``
+        (a policy's answer, ``labeling.policies``); pairs it leaves out keep theirs. Returns
+        the pairs whose priority changed. Counts are not touched, so claims and votes go on
+        beside it (on PostgreSQL rows are locked in pair order, as a sweep locks them)."""
+        frame = ranked.select(
+            pl.col("pair_id").cast(pl.String), pl.col("priority").cast(pl.Float64)
+        ).sort("pair_id")
+        with self._write() as cur:
+            cur.stage("ranked", frame)
+            changed = cur.count(
+                "UPDATE coverage SET priority = r.priority FROM ranked r"
+                " WHERE coverage.pair_id = r.pair_id AND coverage.project_id = ?"
+                " AND coverage.priority IS DISTINCT FROM r.priority",
+                [project_id],
+            )
+            cur.unstage("ranked")
+        return changed
+
+    def replace_scores(self, project_id: str, scores: pl.DataFrame) -> int:
+        """Keep one checkpoint's scores of the project's pairs (``pair_id, model_id,
+        reward_a, reward_b``: ``reward.score.SCORES``) for the ``model`` policy, in place of
+        the scores loaded before. Scores of pairs not in the project are refused."""
+        frame = scores.select(
+            pl.col("pair_id").cast(pl.String),
+            pl.col("model_id").cast(pl.String),
+            pl.col("reward_a").cast(pl.Float64),
+            pl.col("reward_b").cast(pl.Float64),
+        )
+        if frame.select(pl.col("model_id").n_unique()).item() > 1:
+            raise ValueError("scores of more than one checkpoint (model_id): load one")
+        with self._write() as cur:
+            cur.stage("incoming_scores", frame)
+            foreign = cur.execute(
+                "SELECT i.pair_id FROM incoming_scores i WHERE NOT EXISTS (SELECT 1 FROM pairs p"
+                " WHERE p.pair_id = i.pair_id AND p.project_id = ?) ORDER BY 1 LIMIT 1",
+                [project_id],
+            ).fetchone()
+            if foreign is not None:
+                raise ValueError(f"scores of pair {foreign[0]!r}, which is not in {project_id!r}")
+            cur.execute(
+                "DELETE FROM scores WHERE pair_id IN (SELECT pair_id FROM pairs"
+                " WHERE project_id = ?)",
+                [project_id],
+            )
+            loaded = cur.count(
+                "INSERT INTO scores (pair_id, model_id, reward_a, reward_b)"
+                " SELECT pair_id, model_id, reward_a, reward_b FROM incoming_scores"
+            )
+            cur.unstage("incoming_scores")
+        return loaded
+
+    def scores(self, project_id: str) -> pl.DataFrame:
+        """The scores loaded for the project (``replace_scores``): ``pair_id, model_id,
+        reward_a, reward_b``."""
+        with self._read() as cur:
+            return cur.frame(
+                "SELECT s.pair_id, s.model_id, s.reward_a, s.reward_b FROM scores s"
+                " JOIN pairs p USING (pair_id) WHERE p.project_id = ? ORDER BY s.pair_id",
+                [project_id],
+            )
+
     def recent_judgments(self, project_id: str | None, limit: int = 20) -> pl.DataFrame:
         """The latest votes (``frames.JUDGMENTS``), newest first, without reading them all."""
         where = (
@@ -962,24 +1061,30 @@ class Store:
         rater_id: str,
         project: Project,
         *,
-        gold: bool,
+        kind: str = "work",
         choose_side: Callable[[str, str], str],
     ) -> Assignment | None:
-        """Give the rater one pair they have never seen and record it as an open assignment.
+        """Give the rater a pair of the ``kind`` asked (``CLAIM_KINDS``) and record it as an
+        open assignment; None when there is none for them.
 
-        Work pairs (``gold=False``) must still need votes (done + open < overlap k); the least
-        covered comes first, ties broken by a per-rater order so raters spread over pairs.
-        Gold pairs are hidden checks, served only while the rater still has work. Probe
-        pairs are never served as work. A rater kept to another project
-        (``limit_rater_to``) is given nothing here.
+        ``work``: a pair they have never seen that still needs votes (done + open < overlap
+        k); the least covered first, ties broken by a per-rater order so raters spread over
+        pairs. ``gold``, ``probe``, ``retest``: hidden checks, served only while the rater
+        still has work. A gold item or a probe pair is one they have never seen (probes of
+        pairs they judged first); a retest is a pair they judged at least ``RETEST_GAP``
+        assignments ago, again in round 1 with its sides swapped. A probe pair and its base
+        are never given back to back. A rater kept to another project (``limit_rater_to``)
+        is given nothing here.
 
         On PostgreSQL the claim holds across processes: a pair's coverage row is counted up
         only while it still needs votes (checked on the row, under its lock), and a rater's
         second tab on another replica cannot be given the same pair (the assignment's key).
         """
+        if kind not in CLAIM_KINDS:
+            raise ValueError(f"kind must be one of {CLAIM_KINDS}, not {kind!r}")
         for attempt in range(3):
             try:
-                return self._claim(rater_id, project, gold=gold, choose_side=choose_side)
+                return self._claim(rater_id, project, kind, choose_side)
             except ConstraintViolated:
                 # The rater's tab on another replica claimed the same pair at the same
                 # moment (the assignment's key refused the second): claim again.
@@ -988,50 +1093,49 @@ class Store:
         raise AssertionError("unreachable")
 
     def _claim(
-        self,
-        rater_id: str,
-        project: Project,
-        *,
-        gold: bool,
-        choose_side: Callable[[str, str], str],
+        self, rater_id: str, project: Project, kind: str, choose_side: Callable[[str, str], str]
     ) -> Assignment | None:
         with self._write() as cur:
             if not _may_label(cur, rater_id, project.project_id):
                 return None
+            # The base of the probe pair just given (or a probe's base just given): not next.
+            avoid = _just_given(cur, rater_id, project.project_id) if project.probe_rate else None
             if self._db.shared:
-                # Gold is served only while the rater still has work (looked up, not claimed).
-                work = _claim_shared(
-                    cur, rater_id, project, gold=False, side=None if gold else choose_side
-                )
-                if work is None or not gold:
+                # Hidden items are served only while work is left (looked up, not claimed).
+                side = choose_side if kind == "work" else None
+                work = _claim_shared(cur, rater_id, project, gold=False, side=side, avoid=avoid)
+                if work is None or kind == "work":
                     return work
-                return _claim_shared(cur, rater_id, project, gold=True, side=choose_side)
-            pair_id = self._claim_owned(cur, rater_id, project, gold=gold)
-            if pair_id is None:
-                return None
-            shown_left = choose_side(rater_id, pair_id)
-            assigned = cur.execute(
-                "INSERT INTO assignments"
-                " (rater_id, pair_id, project_id, shown_left, is_gold, assigned_at)"
-                " VALUES (?, ?, ?, ?, ?, now()) RETURNING assigned_at",
-                [rater_id, pair_id, project.project_id, shown_left, gold],
-            ).fetchone()
-        assert assigned is not None
-        return Assignment(rater_id, pair_id, project.project_id, shown_left, gold, assigned[0])
-
-    def _claim_owned(
-        self, cur: Cursor, rater_id: str, project: Project, *, gold: bool
-    ) -> str | None:
-        """DuckDB (this process is the only writer): the first unseen pair in the rater's
-        order, by the in-memory seen set; counted up under the write lock."""
-        seen = self._seen_by(cur, rater_id)
-        pair_id = self._first_unseen(cur, project, seen, rater_id, gold=False)
-        if pair_id is not None and gold:
-            pair_id = self._first_unseen(cur, project, seen, rater_id, gold=True)
-        if pair_id is not None:
-            cur.execute("UPDATE coverage SET n_open = n_open + 1 WHERE pair_id = ?", [pair_id])
-            seen.add(pair_id)
-        return pair_id
+                if kind == "gold":
+                    return _claim_shared(
+                        cur, rater_id, project, gold=True, side=choose_side, avoid=avoid
+                    )
+            else:
+                seen = self._seen_by(cur, rater_id)
+                pair_id = self._first_unseen(cur, project, seen, rater_id, gold=False, avoid=avoid)
+                if pair_id is not None and kind == "gold":
+                    pair_id = self._first_unseen(
+                        cur, project, seen, rater_id, gold=True, avoid=avoid
+                    )
+                if pair_id is None:
+                    return None
+                if kind in ("work", "gold"):
+                    seen.add(pair_id)
+                    return _assign(
+                        cur, rater_id, project, pair_id, choose_side(rater_id, pair_id),
+                        is_gold=kind == "gold", count=True, shared=False,
+                    )  # fmt: skip
+            if kind == "probe":
+                probe = _first_probe(cur, rater_id, project, avoid)
+                if probe is None:
+                    return None
+                if self._seen is not None:
+                    self._seen.setdefault(rater_id, set()).add(probe)
+                return _assign(
+                    cur, rater_id, project, probe, choose_side(rater_id, probe),
+                    is_gold=False, count=True, shared=self._db.shared,
+                )  # fmt: skip
+            return _claim_retest(cur, rater_id, project, shared=self._db.shared)
 
     def _seen_by(self, cur: Cursor, rater_id: str) -> set[str]:
         """Pairs this rater was ever given or voted on; call under the write lock (DuckDB).
@@ -1059,9 +1163,11 @@ class Store:
         rater_id: str,
         *,
         gold: bool,
+        avoid: str | None = None,
     ) -> str | None:
-        """The first pair in the rater's order that they have not seen, reading ever more
-        candidates (64, 512, ...) in the rare case that all the first ones were seen."""
+        """The first pair in the rater's order that they have not seen (nor ``avoid``),
+        reading ever more candidates (64, 512, ...) in the rare case that all the first ones
+        were seen."""
         needs_votes = "" if gold else " AND c.n_done + c.n_open < $k"
         params = {"project": project.project_id, "gold": gold, "salt": _salt(rater_id)}
         if not gold:
@@ -1071,12 +1177,13 @@ class Store:
             rows = cur.execute(
                 "SELECT c.pair_id FROM coverage c"
                 f" WHERE c.project_id = $project AND c.is_gold = $gold AND NOT c.is_probe"
-                f"{needs_votes} ORDER BY c.n_done + c.n_open, xor(c.shuffle, $salt::UBIGINT)"
+                f"{needs_votes} ORDER BY c.priority DESC, c.n_done + c.n_open,"
+                " xor(c.shuffle, $salt::UBIGINT)"
                 f" LIMIT {limit}",
                 params,
             ).fetchall()
             for (pair_id,) in rows:
-                if pair_id not in seen:
+                if pair_id not in seen and pair_id != avoid:
                     return str(pair_id)
             if len(rows) < limit:
                 return None
@@ -1097,10 +1204,11 @@ class Store:
                     "UPDATE assignments SET status = 'expired'"
                     " WHERE project_id = ? AND status = 'open'"
                     " AND assigned_at < coalesce(?::TIMESTAMPTZ, now()) - ? * INTERVAL '1 minute'"
-                    " RETURNING pair_id",
+                    " RETURNING pair_id, round",
                     [project.project_id, now, project.reclaim_minutes],
                 ).fetchall()
-                for pair_id in sorted(p for (p,) in expired):  # one order: fewer deadlocks
+                # Retests were never counted; one order of rows: fewer deadlocks.
+                for pair_id in sorted(p for p, round_ in expired if round_ == 0):
                     cur.execute(
                         "UPDATE coverage SET n_open = n_open - 1 WHERE pair_id = ?", [pair_id]
                     )
@@ -1119,7 +1227,7 @@ class Store:
                 " RETURNING 1",
                 [rater_id, pair_id, round],
             ).fetchall()
-            if skipped:
+            if skipped and round == 0:  # retests were never counted
                 cur.execute(
                     "UPDATE coverage SET n_open = n_open - 1 WHERE pair_id = ?",
                     [pair_id],
@@ -1185,10 +1293,12 @@ class Store:
                 " WHERE rater_id = ? AND pair_id = ? AND round = ?",
                 key,
             )
-            cur.execute(
-                "UPDATE coverage SET n_done = n_done + 1, n_open = n_open - ? WHERE pair_id = ?",
-                [1 if status == "open" else 0, s.pair_id],
-            )
+            if s.round == 0:  # a retest (round 1) is not a vote the pair needs
+                cur.execute(
+                    "UPDATE coverage SET n_done = n_done + 1, n_open = n_open - ?"
+                    " WHERE pair_id = ?",
+                    [1 if status == "open" else 0, s.pair_id],
+                )
         return True
 
     def _refuse_conflicting(self, s: Submission) -> NoReturn:
@@ -1300,6 +1410,11 @@ def _save_project(cur: Cursor, project: Project) -> None:
         f" ON CONFLICT (project_id) DO UPDATE SET {updates}",
         values,
     )
+    if project.policy == "uniform":  # no ranking: the least covered first, as ever
+        cur.execute(
+            "UPDATE coverage SET priority = 0 WHERE project_id = ? AND priority <> 0",
+            [project.project_id],
+        )
 
 
 def _refuse_import_conflicts(cur: Cursor) -> None:
@@ -1370,6 +1485,13 @@ _SEEN_BY_RATER = (
     "SELECT pair_id FROM assignments WHERE rater_id = $rater"
     " UNION SELECT pair_id FROM judgments WHERE rater_id = $rater"
 )
+#: The same test for one coverage row ``c``: two key lookups, not the rater's whole history.
+_UNSEEN_BY_RATER = (
+    "NOT EXISTS (SELECT 1 FROM assignments s WHERE s.rater_id = $rater"
+    " AND s.pair_id = c.pair_id)"
+    " AND NOT EXISTS (SELECT 1 FROM judgments s WHERE s.rater_id = $rater"
+    " AND s.pair_id = c.pair_id)"
+)
 
 
 def _claim_shared(
@@ -1379,20 +1501,21 @@ def _claim_shared(
     *,
     gold: bool,
     side: Callable[[str, str], str] | None,
+    avoid: str | None = None,
 ) -> Assignment | None:
     """PostgreSQL: assign the rater the first pair in their order that they have not seen and
     that still needs votes (work) or is gold; None when there is none. ``side`` chooses the
     left response; without it, nothing is written and the pair found is returned as a
     placeholder assignment (to learn whether any is left).
 
-    The order is the least-covered level first, then the pairs' ``shuffle`` rotated to start
-    at the rater's salt: an index range scan (``coverage_next``), so it costs the same at a
-    million votes. The assignment row is written first: a second tab of the same rater on
-    another replica, claiming the same pair, waits for it and is refused (then claims again)
-    before it locks anything else, so the locks are always taken assignment, then coverage,
-    as a vote takes them. The coverage row is then counted up only if it still needs votes
-    (checked on the row under its lock): a pair another process filled meanwhile is given
-    back and passed over, never overfilled.
+    The order is the policy's priority, then the least covered (each such level in turn),
+    then the pairs' ``shuffle`` rotated to start at the rater's salt: index range scans
+    (``coverage_next``), so it costs the same at a million votes. The assignment row is
+    written first: a second tab of the same rater on another replica, claiming the same
+    pair, waits for it and is refused (then claims again) before it locks anything else, so
+    the locks are always taken assignment, then coverage, as a vote takes them. The coverage
+    row is then counted up only if it still needs votes (checked on the row under its lock):
+    a pair another process filled meanwhile is given back and passed over, never overfilled.
     """
     params: dict[str, Any] = {
         "project": project.project_id,
@@ -1400,24 +1523,43 @@ def _claim_shared(
         "rater": rater_id,
         "start": _salt(rater_id),
         "k": None if gold else project.overlap_k,
+        "first": True,
+        "priority": 0.0,
         "level": 0,
+        "avoid": avoid,
     }
     below_k = "" if gold else " AND n_done + n_open < $k"
+    restarts = 0
     while True:
         row = cur.execute(
-            "SELECT min(n_done + n_open) FROM coverage WHERE project_id = $project"
-            f" AND is_gold = $gold AND NOT is_probe AND n_done + n_open >= $level{below_k}",
+            "SELECT priority, n_done + n_open FROM coverage WHERE project_id = $project"
+            f" AND is_gold = $gold AND NOT is_probe{below_k} AND ($first OR priority < $priority"
+            " OR (priority = $priority AND n_done + n_open > $level))"
+            " ORDER BY priority DESC, n_done + n_open LIMIT 1",
             params,
         ).fetchone()
-        if row is None or row[0] is None:
-            return None
-        params["level"] = int(row[0])
+        if row is None:
+            # Past the last level. A ranking or other raters may have moved a pair to a
+            # level already passed: say "none left" only when none is, else walk again.
+            left = cur.execute(
+                "SELECT 1 FROM coverage c WHERE c.project_id = $project AND c.is_gold = $gold"
+                f" AND NOT c.is_probe{below_k}"
+                f" AND c.pair_id IS DISTINCT FROM $avoid AND {_UNSEEN_BY_RATER} LIMIT 1",
+                params,
+            ).fetchone()
+            if left is None or restarts == 3:
+                return None
+            restarts += 1
+            params["first"] = True
+            continue
+        params.update(first=False, priority=float(row[0]), level=int(row[1]))
         for rotation in ("c.shuffle >= $start", "c.shuffle < $start"):
             candidates = cur.execute(
                 "SELECT c.pair_id FROM coverage c WHERE c.project_id = $project"
-                " AND c.is_gold = $gold AND NOT c.is_probe"
+                " AND c.is_gold = $gold AND NOT c.is_probe AND c.priority = $priority"
                 f" AND c.n_done + c.n_open = $level AND {rotation}"
-                f" AND c.pair_id NOT IN ({_SEEN_BY_RATER}) ORDER BY c.shuffle LIMIT 16",
+                " AND c.pair_id IS DISTINCT FROM $avoid"
+                f" AND {_UNSEEN_BY_RATER} ORDER BY c.shuffle LIMIT 16",
                 params,
             ).fetchall()
             for (pair_id,) in candidates:
@@ -1426,14 +1568,11 @@ def _claim_shared(
                     return Assignment(
                         rater_id, str(pair_id), project.project_id, "a", gold, placeholder
                     )
-                shown_left = side(rater_id, str(pair_id))
-                assigned = cur.execute(
-                    "INSERT INTO assignments"
-                    " (rater_id, pair_id, project_id, shown_left, is_gold, assigned_at)"
-                    " VALUES (?, ?, ?, ?, ?, now()) ON CONFLICT DO NOTHING RETURNING assigned_at",
-                    [rater_id, pair_id, project.project_id, shown_left, gold],
-                ).fetchone()
-                if assigned is None:
+                assignment = _assign(
+                    cur, rater_id, project, str(pair_id), side(rater_id, str(pair_id)),
+                    is_gold=gold, count=False, shared=True,
+                )  # fmt: skip
+                if assignment is None:
                     continue  # the rater's other tab took it meanwhile
                 counted = cur.execute(
                     "UPDATE coverage SET n_open = n_open + 1 WHERE pair_id = $pair"
@@ -1441,14 +1580,106 @@ def _claim_shared(
                     {**params, "pair": pair_id},
                 ).fetchone()
                 if counted is not None:
-                    return Assignment(
-                        rater_id, str(pair_id), project.project_id, shown_left, gold, assigned[0]
-                    )
+                    return assignment
                 cur.execute(
                     "DELETE FROM assignments WHERE rater_id = ? AND pair_id = ? AND round = 0",
                     [rater_id, pair_id],
                 )
-        params["level"] += 1
+
+
+def _assign(
+    cur: Cursor,
+    rater_id: str,
+    project: Project,
+    pair_id: str,
+    shown_left: str,
+    *,
+    is_gold: bool,
+    count: bool,
+    shared: bool,
+    round: int = 0,
+) -> Assignment | None:
+    """Record an open assignment and (``count``) count it as a vote out on the pair.
+
+    ``shared`` (PostgreSQL): None when the rater holds one on this pair and round already
+    (their tab on another replica took it meanwhile); the assignment is written before the
+    coverage row is locked. DuckDB checks under its write lock instead (ON CONFLICT costs
+    ~40 ms against a million-row key there).
+    """
+    skip_taken = " ON CONFLICT DO NOTHING" if shared else ""
+    assigned = cur.execute(
+        "INSERT INTO assignments"
+        " (rater_id, pair_id, round, project_id, shown_left, is_gold, assigned_at)"
+        f" VALUES (?, ?, ?, ?, ?, ?, now()){skip_taken} RETURNING assigned_at",
+        [rater_id, pair_id, round, project.project_id, shown_left, is_gold],
+    ).fetchone()
+    if assigned is None:
+        return None
+    if count:
+        cur.execute("UPDATE coverage SET n_open = n_open + 1 WHERE pair_id = ?", [pair_id])
+    return Assignment(
+        rater_id, pair_id, project.project_id, shown_left, is_gold, assigned[0], round
+    )
+
+
+def _just_given(cur: Cursor, rater_id: str, project_id: str) -> str | None:
+    """The pair not to give this rater next: the base of the probe pair they were given
+    last, or, when that was an ordinary pair, itself (so none of its probes follows)."""
+    row = cur.execute(
+        "SELECT coalesce(p.probe_of, a.pair_id) FROM assignments a JOIN pairs p USING (pair_id)"
+        " WHERE a.rater_id = ? AND a.project_id = ? ORDER BY a.assigned_at DESC LIMIT 1",
+        [rater_id, project_id],
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _first_probe(cur: Cursor, rater_id: str, project: Project, avoid: str | None) -> str | None:
+    """A probe pair this rater has not seen, whose base is not ``avoid``: first the probes
+    of pairs they judged themselves (their own vote is then the baseline), least served
+    first, in the rater's order."""
+    row = cur.execute(
+        "SELECT c.pair_id FROM coverage c JOIN pairs p USING (pair_id)"
+        " WHERE c.project_id = $project AND c.is_probe"
+        " AND p.probe_of IS DISTINCT FROM $avoid"
+        f" AND {_UNSEEN_BY_RATER}"
+        " ORDER BY p.probe_of IN (SELECT pair_id FROM judgments WHERE rater_id = $rater) DESC,"
+        " c.n_done + c.n_open, md5(c.pair_id || $rater) LIMIT 1",
+        {"project": project.project_id, "avoid": avoid, "rater": rater_id},
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _claim_retest(
+    cur: Cursor, rater_id: str, project: Project, *, shared: bool
+) -> Assignment | None:
+    """A pair this rater judged at least ``RETEST_GAP`` assignments ago (not a probe, not
+    retested yet), given again as round 1 with the other response on the left. A retest is
+    not a vote the pair needs, so coverage does not count it."""
+    cutoff = cur.execute(
+        "SELECT assigned_at FROM assignments WHERE rater_id = ? AND project_id = ?"
+        " ORDER BY assigned_at DESC LIMIT 1 OFFSET ?",
+        [rater_id, project.project_id, RETEST_GAP - 1],
+    ).fetchone()
+    if cutoff is None:
+        return None
+    row = cur.execute(
+        "SELECT a.pair_id, a.shown_left, a.is_gold FROM assignments a"
+        " JOIN coverage c USING (pair_id)"
+        " WHERE a.rater_id = $rater AND a.project_id = $project AND a.round = 0"
+        " AND a.status = 'done' AND NOT c.is_probe AND a.assigned_at < $cutoff"
+        " AND NOT EXISTS (SELECT 1 FROM assignments b WHERE b.rater_id = a.rater_id"
+        " AND b.pair_id = a.pair_id AND b.round > 0)"
+        " ORDER BY a.assigned_at LIMIT 1",
+        {"rater": rater_id, "project": project.project_id, "cutoff": cutoff[0]},
+    ).fetchone()
+    if row is None:
+        return None
+    pair_id, shown_left, is_gold = row
+    swapped = "b" if shown_left == "a" else "a"
+    return _assign(
+        cur, rater_id, project, str(pair_id), swapped,
+        is_gold=bool(is_gold), count=False, shared=shared, round=1,
+    )  # fmt: skip
 
 
 def _add_vote_counts(cur: Cursor) -> None:
@@ -1461,6 +1692,8 @@ def _add_vote_counts(cur: Cursor) -> None:
     cur.unstage("imported_vote_counts")
 
 
+#: Rows an import adds on PostgreSQL past which the tables are vacuumed and analyzed at once.
+_VACUUM_AFTER = 10_000
 #: The advisory lock that PostgreSQL imports take in turn (any constant; ours).
 _IMPORT_TURN = 0x1A7E_6A90
 #: The one migrations take.

@@ -11,7 +11,9 @@
   counts as covariates, as Chatbot Arena does). ``leaderboard`` puts the plain and the
   style-controlled fits side by side, so a reader sees how much of a model's lead is length.
 
-All functions take frames in the ``data.frames`` contracts and do no I/O.
+All of them count what ``agreement.counted_votes`` counts: each rater's first vote on each
+pair (later rounds are retests) and, given the pairs, no probe pair. All functions take frames
+in the ``data.frames`` contracts and do no I/O.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy.typing as npt
 import polars as pl
 
 from data import frames
-from labeling.agreement import item_votes
+from labeling.agreement import counted_votes, item_votes
 from labeling.codes import choice_codes, choice_names, dense_codes
 from labeling.memo import remember_last
 
@@ -140,10 +142,11 @@ def _majority(counts: IntArray) -> tuple[IntArray, FloatArray]:
 class MajorityVote:
     """The most frequent choice per pair (``a``, ``b``, ``tie`` or ``both_bad``).
 
-    After ``fit``: ``labels_`` (``pair_id``, ``label``, ``agreement``, ``n``), where ``label``
-    is null when the top choice is shared (a 1-1 split says nothing) and ``agreement`` is the
-    share of votes for the top choice; ``probas_`` (``pair_id`` and one column per choice in
-    ``frames.CHOICES``) holds the vote shares.
+    Counts each rater's first vote on a pair (``agreement.counted_votes``: a retest is not another
+    vote); given the pairs, probe pairs get no label. After ``fit``: ``labels_`` (``pair_id``,
+    ``label``, ``agreement``, ``n``), where ``label`` is null when the top choice is shared (a 1-1
+    split says nothing) and ``agreement`` is the share of votes for the top choice; ``probas_``
+    (``pair_id`` and one column per choice in ``frames.CHOICES``) holds the vote shares.
 
     >>> votes = pl.DataFrame({"pair_id": ["p", "p", "p", "q", "q"],
     ...     "choice": ["a", "a", "b", "a", "tie"]})
@@ -151,8 +154,10 @@ class MajorityVote:
     [('p', 'a', 0.6666666666666666, 3), ('q', None, 0.5, 2)]
     """
 
-    def fit(self, judgments: pl.DataFrame) -> Self:
-        """Consumes ``frames.JUDGMENTS`` (``pair_id``, ``choice``)."""
+    def fit(self, judgments: pl.DataFrame, pairs: pl.DataFrame | None = None) -> Self:
+        """Consumes ``frames.JUDGMENTS`` (``pair_id``, ``choice``; ``rater_id``, ``round``
+        to tell retests) and optionally ``frames.PAIRS`` (``pair_id``, ``probe_kind``)."""
+        judgments = counted_votes(judgments, pairs)
         pair_codes, pair_ids = dense_codes(judgments.get_column("pair_id"))
         choice = choice_codes(judgments.get_column("choice"))
         n_pairs, n_choices = len(pair_ids), len(frames.CHOICES)
@@ -175,8 +180,10 @@ class MajorityVote:
         )
         return self
 
-    def fit_predict(self, judgments: pl.DataFrame) -> pl.DataFrame:
-        return self.fit(judgments).labels_
+    def fit_predict(
+        self, judgments: pl.DataFrame, pairs: pl.DataFrame | None = None
+    ) -> pl.DataFrame:
+        return self.fit(judgments, pairs).labels_
 
 
 def leave_one_out_consensus(
@@ -188,8 +195,11 @@ def leave_one_out_consensus(
     compared with where a pair has no gold (blind spots, reliability, drift). With ``pairs``
     the comparison is the item of ``agreement.item_votes``, so votes on a reversed pair (the
     same prompt and responses, sides swapped) count, read from the item's sides; the
-    consensus is then put back in this vote's own sides. Every vote of the other raters
-    counts; all of the rater's own votes on the item (later rounds too) are left out.
+    consensus is then put back in this vote's own sides. The other raters' counted votes
+    count (``agreement.counted_votes``: their first vote on each pair, no probe pair), so a
+    retest never counts twice; all of the rater's own votes on the item are left out. A
+    vote that does not count itself (a retest, a vote on a probe pair) still gets a row:
+    the others' majority where it was cast (none on a probe pair, an item of its own).
 
     Consumes ``frames.JUDGMENTS`` (``pair_id``, ``rater_id``, ``choice``) and optionally
     ``frames.PAIRS``. Returns one row per input row, in the same order: ``pair_id``,
@@ -203,18 +213,22 @@ def leave_one_out_consensus(
     ['a', 'a', 'a', 'a']
     """
     votes = item_votes(judgments, pairs)
+    counted = _counted_rows(judgments, pairs)
     item_codes, items = dense_codes(votes.get_column("item_id"))
     rater_codes, raters = dense_codes(votes.get_column("rater_id"))
     choice = choice_codes(votes.get_column("item_choice"))
     n_items, n_choices = len(items), len(frames.CHOICES)
-    per_item = np.bincount(item_codes * n_choices + choice, minlength=n_items * n_choices)
+    cell = item_codes * n_choices + choice
+    per_item = np.bincount(cell[counted], minlength=n_items * n_choices)
     per_item = per_item.reshape(n_items, n_choices)
     key = item_codes * max(len(raters), 1) + rater_codes
-    if pl.Series(key).is_duplicated().any():
-        # Later rounds: all of a rater's votes on the item, through a dense (item, rater) code.
+    if pl.Series(key).is_duplicated().any() or not counted.all():
+        # Several votes of a rater on the item (both orders of a pair, retests), or votes
+        # that do not count: the rater's counted ones, through a dense (item, rater) code.
         _, group = np.unique(key, return_inverse=True)
         n_groups = int(group.max()) + 1
-        own = np.bincount(group * n_choices + choice, minlength=n_groups * n_choices)
+        own_cell = group * n_choices + choice
+        own = np.bincount(own_cell[counted], minlength=n_groups * n_choices)
         own_votes = own.reshape(n_groups, n_choices)[group]
     else:  # one vote per rater and item: the rater's own vote is the only one to leave out
         own_votes = np.eye(n_choices, dtype=np.int64)[choice]
@@ -236,6 +250,15 @@ def leave_one_out_consensus(
         item_consensus="item_consensus",
         n_others="n_others",
     )
+
+
+def _counted_rows(judgments: pl.DataFrame, pairs: pl.DataFrame | None) -> npt.NDArray[np.bool_]:
+    """Per row of ``judgments``: whether ``agreement.counted_votes`` keeps it."""
+    counted = np.zeros(judgments.height, dtype=bool)
+    keys = [name for name in ("pair_id", "rater_id", "round") if name in judgments.columns]
+    rows = counted_votes(judgments.select(keys).with_row_index("row"), pairs).get_column("row")
+    counted[rows.to_numpy()] = True
+    return counted
 
 
 # -- Bradley-Terry -----------------------------------------------------------------------------
@@ -497,9 +520,10 @@ class _PairedComparisons:
 class BradleyTerry:
     """Model strengths from pairwise votes, on an Elo-like scale, with ties and intervals.
 
-    Each vote on a pair is a game between the pair's ``model_a`` and ``model_b``: ``a`` is a
-    win for model_a, ``b`` a win for model_b, ``tie`` and ``both_bad`` are ties (as Chatbot
-    Arena counts "both bad"). ``ties`` picks the tie model: ``"davidson"`` (a tie is as likely
+    Each counted vote on a pair (``agreement.counted_votes``: no retests, no probe pairs) is
+    a game between the pair's ``model_a`` and ``model_b``: ``a`` is a win for model_a, ``b`` a
+    win for model_b, ``tie`` and ``both_bad`` are ties (as Chatbot Arena counts "both bad").
+    ``ties`` picks the tie model: ``"davidson"`` (a tie is as likely
     as ν·sqrt(π_i π_j)) or ``"rao-kupper"`` (a threshold η on the strength difference).
     Without a single tie both reduce to the plain Bradley-Terry logistic model.
 
@@ -553,7 +577,8 @@ class BradleyTerry:
                 on="pair_id",
             )
         return (
-            judgments.select("pair_id", "choice")
+            counted_votes(judgments, pairs)
+            .select("pair_id", "choice")
             .join(pair_columns, on="pair_id", how="inner")
             .filter(
                 pl.col("model_a").is_not_null()
@@ -588,8 +613,9 @@ class BradleyTerry:
         )
 
     def fit(self, judgments: pl.DataFrame, pairs: pl.DataFrame) -> Self:
-        """Consumes ``frames.JUDGMENTS`` (``pair_id``, ``choice``) and ``frames.PAIRS``
-        (``pair_id``, ``model_a``, ``model_b``, plus the texts when style-controlled).
+        """Consumes ``frames.JUDGMENTS`` (``pair_id``, ``choice``; ``rater_id``, ``round`` to
+        tell retests) and ``frames.PAIRS`` (``pair_id``, ``model_a``, ``model_b``,
+        ``probe_kind``, plus the texts when style-controlled).
         """
         if self.ties not in ("davidson", "rao-kupper"):
             raise ValueError(f"ties must be 'davidson' or 'rao-kupper', not {self.ties!r}")

@@ -3,7 +3,7 @@
 Frames in: judgments in the ``frames.JUDGMENTS`` contract (``pair_id, rater_id, round, choice,
 strength, created_at, principles`` are read; missing columns count as null) and, optionally,
 pairs in the ``frames.PAIRS`` contract (``pair_id, prompt, prompt_messages, model_a, model_b,
-response_a, response_b`` and whatever ``by=`` names).
+response_a, response_b, probe_kind`` and whatever ``by=`` names).
 
 An *item* is what two votes must share to be compared: the same prompt (and earlier
 messages), the same two models and the same two responses, in either order. So votes on
@@ -15,12 +15,29 @@ its own sides. An item is named after its smallest ``pair_id``. Chance-corrected
 pool the ``a``/``b`` shares over items, so they depend on which side is called ``a``; percent
 agreement does not.
 
-Percent agreement pairs every two votes of different raters on an item, as MT-bench does;
-the other coefficients keep each rater's latest vote per item. Every coefficient comes with
-a percentile bootstrap interval that resamples items: an item enters a coefficient only
-through a few additive counts, and items with equal counts are interchangeable, so drawing
-how many of each distinct count row from a multinomial is the same as resampling items and
-costs ``n_boot`` small matrix products instead of ``n_boot`` passes over the data.
+Which votes count is decided here, once, for every statistic of the house (``counted_votes``):
+
+- **Retests are not votes.** A rater's vote on a pair is their first one: the rows of their
+  lowest ``round`` (``first_vote``, ``first_votes``). A later round on the same pair is a
+  retest, the same judgment asked again (sides swapped) to measure consistency
+  (``labeling.susceptibility``); counted as another vote, a noisy rater's coin flips would
+  outvote their own first answers. A frame without ``round`` has only first votes.
+- **Probe pairs are not data.** A pair with ``probe_kind`` (``labeling.rater_probes``) is an
+  artificial test of the raters: its votes say how a surface edit sways them, not which
+  response is better. Given the pairs, every agreement coefficient, consensus, label and
+  model score leaves them out; without the pairs they cannot be told apart.
+
+Percent agreement pairs every two counted votes of different raters on an item, as MT-bench
+does (a rater's votes on both orders of a pair are two votes); the other coefficients keep
+each rater's first vote per item (``first_item_votes``). MT-bench imports give a judge's
+repeat vote on one ordered pair round 1, so it would be read as a retest; the published human
+judgments have none (``tests/labeling/test_mt_bench.py`` checks), so their figures stand.
+
+Every coefficient comes with a percentile bootstrap interval that resamples items: an item
+enters a coefficient only through a few additive counts, and items with equal counts are
+interchangeable, so drawing how many of each distinct count row from a multinomial is the
+same as resampling items and costs ``n_boot`` small matrix products instead of ``n_boot``
+passes over the data.
 Undefined values (kappa when both raters used one label throughout, an interval without
 bootstrap) are NaN in a ``Coefficient`` and null in frames.
 """
@@ -44,12 +61,16 @@ from labeling.memo import remember_last
 __all__ = [
     "Coefficient",
     "cohen_kappa",
+    "counted_votes",
+    "first_item_votes",
+    "first_vote",
+    "first_votes",
     "fleiss_kappa",
     "item_votes",
     "krippendorff_alpha",
-    "latest_votes",
     "pair_agreement",
     "percent_agreement",
+    "probe_pair_ids",
 ]
 
 Ints = npt.NDArray[np.int64]
@@ -80,6 +101,108 @@ class Coefficient:
     n_raters: int
 
 
+# ----------------------------------------------------------------------------- which votes count
+
+
+def first_vote() -> pl.Expr:
+    """True for each rater's first vote on each pair: the rows of their lowest ``round``.
+
+    The one rule for repeated votes (see the module docstring): later rounds are retests. Reads
+    ``rater_id``, ``pair_id`` and ``round`` (a null round counts as 0); a vote without a rater
+    is never a retest. An expression, so eager and lazy frames filter with it alike.
+
+    >>> votes = pl.DataFrame({"pair_id": ["p", "p", "q"], "rater_id": ["r", "r", "r"],
+    ...     "round": [1, 0, 2]})
+    >>> votes.select(first_vote()).to_series().to_list()
+    [False, True, True]
+    """
+    rounds = pl.col("round").fill_null(0)
+    return (rounds == rounds.min().over("rater_id", "pair_id")) | pl.col("rater_id").is_null()
+
+
+def first_votes(votes: pl.DataFrame) -> pl.DataFrame:
+    """Each rater's first vote on each pair (``first_vote``), with their retest beside it.
+
+    Consumes votes with ``rater_id, pair_id, round, choice`` (``frames.JUDGMENTS``; a missing
+    round counts as 0) and keeps, per rater and pair, the rows of their lowest round, adding
+    ``retest_choice``: the rater's round-1 choice on the pair where the kept vote is round 0
+    (a retest, served with the sides swapped), else null. A pair is counted once per rater: a
+    second round is the same judgment again, and counting it as another vote made every
+    estimate look surer than it was (honest raters flagged) and let a noisy rater's coin
+    flips outvote their first answers.
+
+    >>> votes = pl.DataFrame({"pair_id": ["p", "p", "q"], "rater_id": ["r", "r", "r"],
+    ...     "round": [1, 0, 0], "choice": ["b", "a", "a"]})
+    >>> first_votes(votes).select("pair_id", "choice", "retest_choice").rows()
+    [('p', 'a', 'b'), ('q', 'a', None)]
+    """
+    rounds = pl.col("round").fill_null(0) if "round" in votes.columns else pl.lit(0)
+    votes = votes.with_columns(rounds.cast(pl.Int32).alias("round"))
+    if not _has_retests(votes):  # one pass instead of a window and a join (most votes)
+        return votes.with_columns(pl.lit(None, votes.schema["choice"]).alias("retest_choice"))
+    key = ["rater_id", "pair_id"]
+    retests = (
+        votes.filter(pl.col("round") == 1)
+        .select(*key, pl.col("choice").alias("retest_choice"))
+        .unique(key, keep="first", maintain_order=True)
+    )
+    return (
+        votes.filter(first_vote())
+        .join(retests, on=key, how="left", maintain_order="left")
+        .with_columns(pl.when(pl.col("round") == 0).then("retest_choice").alias("retest_choice"))
+    )
+
+
+def probe_pair_ids(pairs: pl.DataFrame) -> pl.Series:
+    """The ``pair_id`` of every probe pair (``probe_kind`` set) of ``frames.PAIRS``; none when
+    the frame has no ``probe_kind`` column."""
+    if "probe_kind" not in pairs.columns:
+        return pl.Series("pair_id", [], dtype=pl.String)
+    return pairs.filter(pl.col("probe_kind").is_not_null()).get_column("pair_id")
+
+
+def counted_votes(judgments: pl.DataFrame, pairs: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The votes every statistic counts: each rater's first vote on each ordinary pair.
+
+    Consumes ``frames.JUDGMENTS`` (any of its columns besides ``pair_id``) and, optionally,
+    ``frames.PAIRS``. Returns the rows of ``judgments`` that count, in their order and with
+    their columns: retests are left out (``first_vote``; without ``rater_id`` and ``round``
+    there are none) and, given ``pairs``, every vote on a probe pair (``probe_pair_ids``).
+    Agreement, the leave-one-out consensus, Dawid-Skene, majority labels, the leaderboard,
+    disputed pairs and the preference set all read these votes; the blind-spot checks read
+    the retests and probe votes beside them. The frame itself comes back when nothing is left
+    out.
+
+    >>> votes = pl.DataFrame({"pair_id": ["p", "p", "p", "t"],
+    ...     "rater_id": ["r1", "r1", "r2", "r1"], "round": [0, 1, 0, 0],
+    ...     "choice": ["a", "b", "a", "b"]})
+    >>> pairs = pl.DataFrame({"pair_id": ["p", "t"], "probe_kind": [None, "flattery"]})
+    >>> counted_votes(votes, pairs).select("pair_id", "rater_id", "choice").rows()
+    [('p', 'r1', 'a'), ('p', 'r2', 'a')]
+    """
+    keep = _counted(judgments, pairs)
+    return judgments if keep is None else judgments.filter(keep)
+
+
+def _counted(judgments: pl.DataFrame, pairs: pl.DataFrame | None) -> pl.Expr | None:
+    """The filter ``counted_votes`` applies to ``judgments`` (None: every row counts)."""
+    keep: list[pl.Expr] = []
+    if _has_retests(judgments):
+        keep.append(first_vote())
+    probes = pl.Series([], dtype=pl.String) if pairs is None else probe_pair_ids(pairs)
+    if len(probes):
+        keep.append(~pl.col("pair_id").is_in(probes.implode()))
+    return pl.all_horizontal(keep) if keep else None
+
+
+def _has_retests(votes: pl.DataFrame) -> bool:
+    """Whether some vote is past round 0 (else every vote is a first one); without rater ids
+    no vote can be told to be a retest."""
+    if "round" not in votes.columns or "rater_id" not in votes.columns:
+        return False
+    return bool((votes["round"].fill_null(0) > 0).any())
+
+
 # ----------------------------------------------------------------------------- items
 
 
@@ -88,7 +211,9 @@ def item_votes(judgments: pl.DataFrame, pairs: pl.DataFrame | None = None) -> pl
     """Judgments keyed by item, with the choice read from the item's sides.
 
     Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS`` (``pair_id, prompt, prompt_messages,
-    model_a, model_b, response_a, response_b``). Returns the judgments' contract columns plus
+    model_a, model_b, response_a, response_b, probe_kind``). Every row is kept (retests and
+    probe votes too: ``counted_votes`` decides which count). A probe pair is an item of its
+    own, never merged with its base or another pair. Returns the judgments' contract columns plus
     ``item_id`` (the item's smallest ``pair_id``), ``flipped`` (this pair's ``model_a`` is
     the alphabetically later model), ``item_choice`` (``a``/``b`` swapped when flipped) and
     ``item_score`` (signed strength: ``a`` wins -strength, ``b`` wins +strength, a missing
@@ -134,10 +259,13 @@ def item_votes(judgments: pl.DataFrame, pairs: pl.DataFrame | None = None) -> pl
 def _items(pairs: pl.DataFrame) -> pl.DataFrame:
     """``pair_id -> item_id, flipped`` for every pair (texts are compared by their hashes)."""
     known = frames.conform(pairs, frames.PAIRS)
+    # A probe pair is a test made from its base, with the same models: it stays an item of
+    # its own, with its own sides, like a pair without two model names.
     has_models = (
         pl.col("model_a").is_not_null()
         & pl.col("model_b").is_not_null()
         & (pl.col("model_a") != pl.col("model_b"))
+        & pl.col("probe_kind").is_null()
     ).fill_null(False)
     flipped = has_models & (pl.col("model_a") > pl.col("model_b"))
     first, second = (
@@ -159,13 +287,15 @@ def _items(pairs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def latest_votes(judgments: pl.DataFrame, pairs: pl.DataFrame | None = None) -> pl.DataFrame:
-    """``item_votes`` keeping each rater's latest vote per item.
+def first_item_votes(judgments: pl.DataFrame, pairs: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``item_votes`` of the ``counted_votes``, keeping each rater's first vote per item.
 
-    Latest by ``created_at``, then ``round``, then position in the frame. This is what the
-    chance-corrected coefficients and the leave-one-out consensus count.
+    A rater may have voted on an item more than once without a retest: on both orders of a
+    pair (two pairs of one item). The chance-corrected coefficients need one value per rater
+    and item, and take the first: lowest ``round``, then earliest ``created_at`` (a vote
+    without a time last), then position in the frame, as for retests.
     """
-    return _coded(judgments, pairs).latest_vote_per_rater().frame.drop(_CODE_COLUMNS)
+    return _coded(judgments, pairs).first_vote_per_rater().frame.drop(_CODE_COLUMNS)
 
 
 _CODE_COLUMNS = ("item_code", "rater_code", "label_code", "score_code")
@@ -191,13 +321,16 @@ class _Coded:
         """A code column as int64; null (an ordinal score of ``both_bad``) becomes -1."""
         return self.frame[column].fill_null(-1).to_numpy().astype(np.int64)
 
-    def latest_vote_per_rater(self) -> _Coded:
+    def first_vote_per_rater(self) -> _Coded:
         key = self.codes("item_code") * len(self.rater_ids) + self.codes("rater_code")
         if pl.Series(key).n_unique() == key.size:
             return self
-        latest = self.frame.sort(["created_at", "round"], nulls_last=False, maintain_order=True)
-        latest = latest.unique(["item_code", "rater_code"], keep="last", maintain_order=True)
-        return replace(self, frame=latest)
+        rounds = pl.col("round").fill_null(0)
+        first = self.frame.sort(
+            [rounds, pl.col("created_at")], nulls_last=True, maintain_order=True
+        )
+        first = first.unique(["item_code", "rater_code"], keep="first", maintain_order=True)
+        return replace(self, frame=first)
 
 
 # An audit asks for several coefficients of the same votes: code them once (~0.6 s at a
@@ -208,7 +341,7 @@ def _coded(judgments: pl.DataFrame, pairs: pl.DataFrame | None) -> _Coded:
 
 
 def _code(judgments: pl.DataFrame, pairs: pl.DataFrame | None) -> _Coded:
-    frame = item_votes(judgments, pairs)
+    frame = item_votes(counted_votes(judgments, pairs), pairs)
     item_code = (frame["item_id"].rank("dense") - 1).to_numpy().astype(np.int64)
     rater_code, rater_ids = dense_codes(frame["rater_id"])
     frame = frame.with_columns(
@@ -490,8 +623,9 @@ def percent_agreement(
 
     Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS`` (see the module docstring for items).
     Two ties agree (MT-bench's S1). ``ties=False`` drops every vote pair that holds a vote
-    without a preference (``tie`` or ``both_bad``), MT-bench's S2. Every vote counts, so a
-    rater's votes in several rounds are each compared with the others. ``n`` is the number
+    without a preference (``tie`` or ``both_bad``), MT-bench's S2. Every counted vote counts
+    (``counted_votes``: no retests, no probe pairs), so a rater's votes on both orders of a
+    pair are each compared with the other raters' (never with each other). ``n`` is the number
     of vote pairs; the interval resamples items.
 
     >>> votes = pl.DataFrame({"pair_id": ["p1"] * 3, "rater_id": ["r1", "r2", "r3"],
@@ -530,7 +664,7 @@ def _agreement_units(coded: _Coded, *, ties: bool) -> tuple[Ints, Ints]:
     counts = np.bincount(item * n_labels + label, minlength=n_items * n_labels)
     counts = counts.reshape(n_items, n_labels)
     same, total = _pairs_of(counts).sum(axis=1), _pairs_of(counts.sum(axis=1))
-    # A rater's own votes on one item (several rounds, both orders of a pair) are not compared.
+    # A rater's own votes on one item (both orders of a pair) are not compared.
     key = item * n_raters + rater
     if pl.Series(key).n_unique() < key.size:
         keys, _, key_counts = _factorize(key)
@@ -585,10 +719,10 @@ def fleiss_kappa(
 ) -> Coefficient | pl.DataFrame:
     """Fleiss' kappa over the items that have exactly ``raters_per_item`` raters.
 
-    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``; each rater's latest vote per item
-    counts, categories are the four choices. Fleiss' kappa assumes the same number of raters
-    on every item, so items with another number are left out; ``raters_per_item`` defaults
-    to the most common number among items with at least two raters (the larger on a draw).
+    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``; each rater's first counted vote per item
+    counts (``first_item_votes``), categories are the four choices. Fleiss' kappa assumes the same
+    number of raters on every item, so items with another number are left out; ``raters_per_item``
+    defaults to the most common number among items with at least two raters (the larger on a draw).
     Use ``krippendorff_alpha`` to count every item. ``n`` is the number of items used.
 
     >>> votes = pl.DataFrame({"pair_id": ["p1", "p1", "p2", "p2"],
@@ -596,7 +730,7 @@ def fleiss_kappa(
     >>> fleiss_kappa(votes, n_boot=0).estimate
     1.0
     """
-    coded = _coded(judgments, pairs).latest_vote_per_rater()
+    coded = _coded(judgments, pairs).first_vote_per_rater()
     counts = _value_counts(coded, "label_code", len(frames.CHOICES))
     sizes = counts.sum(axis=1)
     if raters_per_item is None:
@@ -671,11 +805,11 @@ def krippendorff_alpha(
 ) -> Coefficient | pl.DataFrame:
     """Krippendorff's alpha for any overlap, missing votes allowed.
 
-    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``; each rater's latest vote per item
-    counts. ``nominal`` compares the four choices; ``ordinal`` compares the signed strength
-    scale -3 (a much better) .. 0 (tie) .. 3 (b much better), leaving ``both_bad`` votes out.
-    The coincidence matrix is summed from per-item value counts (one ``bincount`` over the
-    long votes), never from a raters x items matrix. ``n`` counts the items with two or more
+    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``; each rater's first counted vote per item
+    counts (``first_item_votes``). ``nominal`` compares the four choices; ``ordinal`` compares the
+    signed strength scale -3 (a much better) .. 0 (tie) .. 3 (b much better), leaving ``both_bad``
+    votes out. The coincidence matrix is summed from per-item value counts (one ``bincount`` over
+    the long votes), never from a raters x items matrix. ``n`` counts the items with two or more
     votes.
 
     >>> votes = pl.DataFrame({"pair_id": ["p1", "p1", "p2", "p2", "p3", "p3"],
@@ -688,7 +822,7 @@ def krippendorff_alpha(
         raise ValueError(
             f"level_of_measurement must be nominal or ordinal, not {level_of_measurement!r}"
         )
-    coded = _coded(judgments, pairs).latest_vote_per_rater()
+    coded = _coded(judgments, pairs).first_vote_per_rater()
     if level_of_measurement == "nominal":
         n_values = len(frames.CHOICES)
         counts = _value_counts(coded, "label_code", n_values)
@@ -765,12 +899,12 @@ def cohen_kappa(
 ) -> pl.DataFrame:
     """Cohen's kappa for every pair of raters sharing at least ``min_overlap`` items.
 
-    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``; each rater's latest vote per item
-    counts. Returns one row per rater pair (``rater_a < rater_b``; per slice with ``by=``):
-    ``rater_a, rater_b, n`` (shared items), ``agreement`` (observed share equal),
-    ``estimate, ci_low, ci_high``. All pairs are counted in one pass: the votes of each item
-    are paired by offset, cross-tables are one ``bincount``, and the bootstrap draws every
-    pair's table from a multinomial over its cells (the same as resampling its shared items).
+    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``; each rater's first counted vote per item
+    counts (``first_item_votes``). Returns one row per rater pair (``rater_a < rater_b``; per slice
+    with ``by=``): ``rater_a, rater_b, n`` (shared items), ``agreement`` (observed share equal),
+    ``estimate, ci_low, ci_high``. All pairs are counted in one pass: the votes of each item are
+    paired by offset, cross-tables are one ``bincount``, and the bootstrap draws every pair's table
+    from a multinomial over its cells (the same as resampling its shared items).
 
     >>> votes = pl.DataFrame({"pair_id": ["p1", "p2", "p3", "p1", "p2", "p3"],
     ...                       "rater_id": ["r1"] * 3 + ["r2"] * 3,
@@ -779,7 +913,7 @@ def cohen_kappa(
     >>> kappa["rater_a"][0], kappa["n"][0], round(kappa["estimate"][0], 4)
     ('r1', 3, 0.4)
     """
-    coded = _coded(judgments, pairs).latest_vote_per_rater()
+    coded = _coded(judgments, pairs).first_vote_per_rater()
     slice_names: list[str | None] = [None]
     if by is None:
         item, rater, label = (coded.codes(c) for c in ("item_code", "rater_code", "label_code"))
@@ -881,11 +1015,12 @@ def _kappa_intervals(
 
 
 def pair_agreement(judgments: pl.DataFrame, pairs: pl.DataFrame | None = None) -> pl.DataFrame:
-    """How disputed each item is: one row per item, every vote counted.
+    """How disputed each item is: one row per item, every counted vote counted.
 
-    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``. Returns ``item_id`` (its smallest
-    ``pair_id``), ``n_pairs`` (pairs merged into the item), ``n_votes``, ``n_raters``,
-    ``votes_a, votes_b, votes_tie, votes_both_bad`` (from the item's sides: ``a`` is the
+    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS`` (``counted_votes``: retests and probe
+    pairs are not votes). Returns ``item_id`` (its smallest ``pair_id``), ``n_pairs`` (pairs
+    merged into the item), ``n_votes``, ``n_raters``, ``votes_a, votes_b, votes_tie,
+    votes_both_bad`` (from the item's sides: ``a`` is the
     alphabetically first model when the pairs name two models), ``majority`` (null on a
     draw), ``majority_share``, ``agreement`` (share of agreeing vote pairs of different
     raters; null with fewer than two raters) and ``entropy`` (of the vote distribution, in

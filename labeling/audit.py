@@ -11,6 +11,12 @@ was left out), ``agreement``, ``raters`` (each with their probe susceptibilities
 agreement with themselves on retests and their median kappa with the other raters),
 ``probes`` (the same for all raters together), ``blind_spots`` (flagged findings only),
 ``leaderboard`` and ``disputed_pairs``.
+
+Retests and probe pairs test the raters; they are not votes on what is better. Agreement,
+reliability, Dawid-Skene, the leaderboard and disputed pairs read the
+``agreement.counted_votes`` (each rater's first vote on each ordinary pair); the blind-spot
+checks, probe susceptibility and self-agreement read every vote. ``summary`` counts both
+(``n_judgments``, ``n_counted_judgments``) and a note says what was left out.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from labeling.aggregation import leaderboard
 from labeling.agreement import (
     Coefficient,
     cohen_kappa,
+    counted_votes,
     fleiss_kappa,
     item_votes,
     krippendorff_alpha,
@@ -96,12 +103,15 @@ def audit_report(
     votes = frames.conform(judgments, frames.JUDGMENTS).filter(pl.col("choice").is_not_null())
     # Votes on pairs the frame lacks would have no item, category or models: leave them out.
     votes = votes.join(pairs.select("pair_id"), on="pair_id", how="semi")
-    agreement_notes: list[str] = []
+    # The raters' tests (retests, probe pairs) are not votes: the statistics of what the
+    # votes say read these; the checks of the raters read every vote.
+    counted = counted_votes(votes, pairs)
+    agreement_notes: list[str] = _tests_left_out(votes, counted, pairs)
     leaderboard_notes: list[str] = []
     kinds = _rater_kinds(votes, raters)
 
-    item_judgments, item_pairs = _on_items(votes, pairs)
-    per_item = pair_agreement(item_judgments) if votes.height else None
+    item_judgments, item_pairs = _on_items(counted, pairs)
+    per_item = pair_agreement(item_judgments) if counted.height else None
     # Agreement reads only the restated votes: it runs beside the rest (numpy and polars
     # release the GIL, so two cores share the work; every section is deterministic).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit") as beside:
@@ -121,10 +131,10 @@ def audit_report(
         if votes.height:
             probes = susceptibility(votes, pairs)
             retests = self_agreement(votes, n_boot=min(n_boot, KAPPA_MAX_BOOT), seed=seed)
-        rater_section = _raters(votes, pairs, kinds, findings, probes, retests)
-        n_models = _model_count(pairs, votes)
+        rater_section = _raters(counted, pairs, kinds, findings, probes, retests)
+        n_models = _model_count(pairs, counted)
         leaderboard_section = (
-            _leaderboard(votes, pairs, n_boot=n_boot, seed=seed, notes=leaderboard_notes)
+            _leaderboard(counted, pairs, n_boot=n_boot, seed=seed, notes=leaderboard_notes)
             if n_models >= 2
             else []
         )
@@ -136,6 +146,7 @@ def audit_report(
     summary: dict[str, object] = {
         "n_pairs": pairs.height,
         "n_judgments": votes.height,
+        "n_counted_judgments": counted.height,
         "n_raters": votes["rater_id"].n_unique(),
         "n_source_raters": sum(kind == "source" for kind in kinds.values()),
         "n_items": 0 if per_item is None else per_item.height,
@@ -157,15 +168,34 @@ def audit_report(
         },
         "blind_spots": [_finding(row) for row in flagged.iter_rows(named=True)],
         "leaderboard": leaderboard_section,
-        "disputed_pairs": _disputed(votes, pairs, findings),
+        "disputed_pairs": _disputed(counted, pairs, findings),
     }
     plain = _plain(report)
     assert isinstance(plain, dict)
     return plain
 
 
+def _tests_left_out(votes: pl.DataFrame, counted: pl.DataFrame, pairs: pl.DataFrame) -> list[str]:
+    """A note on the votes that test the raters, left out of what the votes say."""
+    if counted.height == votes.height:
+        return []
+    probes = pairs.filter(pl.col("probe_kind").is_not_null()).select("pair_id")
+    on_probes = votes.join(probes, on="pair_id", how="semi").height
+    retests = votes.height - counted.height - on_probes
+    parts = []
+    if on_probes:
+        parts.append(f"{on_probes:,} votes on probe pairs")
+    if retests:
+        parts.append(f"{retests:,} retests")
+    return [
+        f"{' and '.join(parts)} test the raters, not the responses: agreement, reliability,"
+        " the leaderboard and disputed pairs leave them out"
+    ]
+
+
 def _on_items(votes: pl.DataFrame, pairs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Votes restated on items (``agreement.item_votes``), and the items' categories and models.
+    """Counted votes restated on items (``agreement.item_votes``), and the items' categories
+    and models.
 
     Each agreement function would match pairs to items again (the join and text hashes cost
     more than the statistic at a million votes); restated once, ``pair_id`` is the item and
@@ -317,9 +347,10 @@ def _raters(
     probes: pl.DataFrame,
     retests: pl.DataFrame,
 ) -> list[dict[str, object]]:
-    """One object per rater: volume, ties, speed, accuracy against gold, peers and DS, the
-    probe susceptibilities (``susceptibility``) and agreement with themselves on retests
-    (``self_agreement``), each with the q-value of its finding."""
+    """One object per rater with counted votes: volume, ties, speed, accuracy against gold,
+    peers and DS (of the counted ``votes``), the probe susceptibilities (``susceptibility``)
+    and agreement with themselves on retests (``self_agreement``), each with the q-value of
+    its finding."""
     if votes.is_empty():
         return []
     posteriors = DawidSkene().fit(votes).probas_

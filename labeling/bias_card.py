@@ -18,6 +18,9 @@ Its numbers are the audit's (``labeling.audit.audit_report`` on the same frames,
 - ``blind_spots``: each flagged rater (Benjamini-Hochberg across every rater and check, see
   ``blind_spots.find_blind_spots``) with the evidence of each finding: effect, interval, q,
   votes and the check's own sentence;
+- ``pool_blind_spots``: the flagged findings about the raters together
+  (``susceptibility.POOL``: a probe edit that sways the pool as a whole), in a list of their
+  own: the pool is not a rater, and a reader counting flagged raters must not count it;
 - ``probe_susceptibility``: how often each rater, and the raters together, pick the edited
   side of probe pairs, per probe kind (``susceptibility.susceptibility``); empty without
   probe pairs;
@@ -56,7 +59,8 @@ __all__ = [
 ]
 
 #: Version of the card's JSON layout; ``rater_weights`` refuses newer ones.
-CARD_VERSION = 1
+#: 2: the raters together's findings left ``blind_spots`` for ``pool_blind_spots``.
+CARD_VERSION = 2
 #: Keys of ``BiasCard.to_dict``, in order.
 BIAS_CARD_KEYS: tuple[str, ...] = (
     "card_version",
@@ -65,6 +69,7 @@ BIAS_CARD_KEYS: tuple[str, ...] = (
     "agreement_by_category",
     "self_agreement",
     "blind_spots",
+    "pool_blind_spots",
     "probe_susceptibility",
     "style_shifts",
     "rater_weights_rule",
@@ -73,7 +78,9 @@ BIAS_CARD_KEYS: tuple[str, ...] = (
 #: How the suggested weights are made, as the card states it.
 WEIGHT_RULE = (
     "weight = the rater's Dawid-Skene reliability: the mean posterior probability of the "
-    "choices the rater made, under a Dawid-Skene model fitted on every vote of the set. 1: "
+    "choices the rater made, under a Dawid-Skene model fitted on every counted vote of the "
+    "set (each rater's first vote on each pair; retests and probe pairs test the raters and "
+    "are left out). 1: "
     "each choice is the one the model believes; a rater at chance between two sides comes "
     "near 0.5, so the weights halve such a rater's say rather than silence it. `intentgap "
     "train --weights bias_card.json` counts each vote with its rater's weight."
@@ -103,6 +110,8 @@ class BiasCard:
     self_agreement: list[Json]
     #: One entry per flagged rater: ``rater_id`` and its ``findings`` (most certain first).
     blind_spots: list[Json]
+    #: The flagged findings about the raters together (``POOL``), most certain first.
+    pool_blind_spots: list[Json]
     #: ``susceptibility.SUSCEPTIBILITY`` rows: per rater and probe kind, then ``POOL``.
     probe_susceptibility: list[Json]
     style_shifts: list[Json]
@@ -119,6 +128,7 @@ class BiasCard:
             "agreement_by_category": self.agreement_by_category,
             "self_agreement": self.self_agreement,
             "blind_spots": self.blind_spots,
+            "pool_blind_spots": self.pool_blind_spots,
             "probe_susceptibility": self.probe_susceptibility,
             "style_shifts": self.style_shifts,
             "rater_weights_rule": WEIGHT_RULE,
@@ -132,7 +142,8 @@ class BiasCard:
         lines += ["## Agreement", "", *_agreement_table(self.agreement), ""]
         lines += ["## Agreement by category", "", *_category_table(self.agreement_by_category)]
         lines += ["", "## Intra-rater consistency", "", *_retest_table(self.self_agreement)]
-        lines += ["", "## Blind spots", "", *_blind_spot_sections(self.summary, self.blind_spots)]
+        lines += ["", "## Blind spots", ""]
+        lines += _blind_spot_sections(self.summary, self.blind_spots, self.pool_blind_spots)
         lines += ["", "## Probe susceptibility", "", *_probe_table(self.probe_susceptibility)]
         lines += ["", "## Style shifts", "", *_style_table(self.style_shifts), ""]
         lines += ["## Suggested rater weights", "", WEIGHT_RULE, ""]
@@ -166,12 +177,16 @@ def build_bias_card(
     """
     report = audit_report(pairs, judgments, n_boot=n_boot, seed=seed, raters=raters)
     summary, agreement = _mapping(report["summary"]), _mapping(report["agreement"])
+    findings = _rows(report["blind_spots"])
     return BiasCard(
         summary={key: summary.get(key) for key in _SUMMARY_KEYS},
         agreement={key: agreement.get(key) for key, _ in AGREEMENT_MEASURES},
         agreement_by_category=list(agreement.get("by_category", [])),
         self_agreement=_json_rows(self_agreement(judgments, n_boot=n_boot, seed=seed)),
-        blind_spots=_by_rater(_rows(report["blind_spots"])),
+        blind_spots=_by_rater([row for row in findings if row["rater_id"] != POOL]),
+        pool_blind_spots=_ordered(
+            _without_rater(row) for row in findings if row["rater_id"] == POOL
+        ),
         probe_susceptibility=_json_rows(susceptibility(judgments, pairs)),
         style_shifts=_rows(report["leaderboard"]),
         rater_weights=[
@@ -192,8 +207,9 @@ def build_bias_card(
 
 def rater_weights(card: Mapping[str, Any]) -> dict[str, float]:
     """``{rater_id: weight}`` from a card's JSON (``BiasCard.to_dict``, e.g. read from a
-    snapshot's ``bias_card.json``). ValueError when the card is of a newer version, lacks
-    the weights, or a weight is missing, negative or not a finite number.
+    snapshot's ``bias_card.json``; any version up to ``CARD_VERSION``, the weights have not
+    changed). ValueError when the card is of a newer version, lacks the weights, or a weight
+    is missing, negative or not a finite number.
 
     >>> rater_weights({"card_version": 1, "rater_weights": [{"rater_id": "r1", "weight": 0.8}]})
     {'r1': 0.8}
@@ -228,6 +244,7 @@ def rater_weights(card: Mapping[str, Any]) -> dict[str, float]:
 _SUMMARY_KEYS = (
     "n_pairs",
     "n_judgments",
+    "n_counted_judgments",
     "n_raters",
     "n_source_raters",
     "n_models",
@@ -261,17 +278,24 @@ def _by_rater(findings: list[Json]) -> list[Json]:
     return [
         {
             "rater_id": rater,
-            "findings": sorted(
-                (
-                    {key: value for key, value in row.items() if key != "rater_id"}
-                    for row in findings
-                    if row["rater_id"] == rater
-                ),
-                key=lambda row: (_sortable(row["q_value"]), str(row["kind"])),
+            "findings": _ordered(
+                _without_rater(row) for row in findings if row["rater_id"] == rater
             ),
         }
         for rater in raters
     ]
+
+
+def _without_rater(finding: Json) -> Json:
+    return {key: value for key, value in finding.items() if key != "rater_id"}
+
+
+def _ordered(findings: Iterable[Json]) -> list[Json]:
+    """Findings most certain first (by q, then kind, then slice)."""
+    return sorted(
+        findings,
+        key=lambda row: (_sortable(row["q_value"]), str(row["kind"]), str(row.get("slice"))),
+    )
 
 
 def _sortable(value: object) -> float:
@@ -282,9 +306,16 @@ def _sortable(value: object) -> float:
 
 
 def _preamble(summary: Json) -> list[str]:
+    judged, counted = summary.get("n_judgments"), summary.get("n_counted_judgments")
+    tests = (
+        f" ({_count(counted)} of them votes; the others are retests and votes on probe pairs,"
+        " which test the raters)"
+        if isinstance(counted, int) and counted != judged
+        else ""
+    )
     return [
         "What is known to be wrong with this preference set, found by the rater audit on the "
-        f"votes it was exported from: {_count(summary.get('n_judgments'))} judgments by "
+        f"votes it was exported from: {_count(judged)} judgments{tests} by "
         f"{_count(summary.get('n_raters'))} raters on {_count(summary.get('n_pairs'))} pairs. "
         f"Intervals are 95% ({_count(summary.get('n_boot'))} bootstrap resamples, seed "
         f"{summary.get('seed')}); `bias_card.json` holds the same numbers unrounded."
@@ -294,17 +325,19 @@ def _preamble(summary: Json) -> list[str]:
 def _in_short(card: BiasCard) -> list[str]:
     """One line per section: what a reader should know before training on the set."""
     flagged = [
-        f"{_code(spot['rater_id'])} ({', '.join(_kinds(spot))})"
-        for spot in card.blind_spots
-        if spot["rater_id"] != POOL
+        f"{_code(spot['rater_id'])} ({', '.join(_kinds(spot))})" for spot in card.blind_spots
     ]
     n_raters = _count(card.summary.get("n_raters"))
     lines = [f"- Blind spots: {len(flagged)} of {n_raters} raters flagged{_listing(flagged)}"]
-    lines += [
-        f"- Blind spots of the raters together: {', '.join(_kinds(spot))}."
-        for spot in card.blind_spots
-        if spot["rater_id"] == POOL
-    ]
+    if card.pool_blind_spots:
+        found = [
+            f"{finding['kind']} ({_code(finding['slice'])})"
+            if finding.get("slice")
+            else finding["kind"]
+            for finding in card.pool_blind_spots
+        ]
+        together = ", ".join(found)
+        lines.append(f"- Blind spots of the raters together, not of one rater: {together}.")
     percent = card.agreement.get("percent_agreement") or {}
     alpha = card.agreement.get("krippendorff_alpha_nominal") or {}
     if percent.get("estimate") is not None and alpha.get("estimate") is not None:
@@ -453,12 +486,15 @@ def _probe_table(rows: Sequence[Json]) -> list[str]:
     ]
 
 
-def _blind_spot_sections(summary: Json, blind_spots: Sequence[Json]) -> list[str]:
+def _blind_spot_sections(
+    summary: Json, blind_spots: Sequence[Json], pool: Sequence[Json]
+) -> list[str]:
     lines = [
         f"Flagged: {_count(summary.get('n_flagged'))} of {_count(summary.get('n_tests'))} tests"
         " (Benjamini-Hochberg q < 0.05 across every rater and check)."
     ]
-    for spot in blind_spots:
+    together = [{"rater_id": POOL, "findings": list(pool)}] if pool else []
+    for spot in [*blind_spots, *together]:
         rows = [
             [
                 _code(finding["kind"], in_table=True),

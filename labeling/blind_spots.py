@@ -50,6 +50,7 @@ from scipy import special, stats
 
 from data import frames
 from labeling.aggregation import leave_one_out_consensus, response_features
+from labeling.agreement import first_votes  # the one rule, re-exported for the checks
 from labeling.codes import dense_codes
 from labeling.memo import remember_last
 
@@ -137,50 +138,22 @@ _SEPARATED = 10.0
 # -- the per-vote frame ------------------------------------------------------------------------
 
 
-def first_votes(votes: pl.DataFrame) -> pl.DataFrame:
-    """Each rater's first vote on each pair, with their retest beside it.
-
-    Consumes votes with ``rater_id, pair_id, round, choice`` (``frames.JUDGMENTS``; a missing
-    round counts as 0) and keeps, per rater and pair, the rows of their lowest round, adding
-    ``retest_choice``: the rater's round-1 choice on the pair where the kept vote is round 0
-    (a retest, served with the sides swapped), else null. The checks count a pair once per
-    rater: a second round is the same judgment again, and counting it as another vote made
-    every estimate look surer than it was (honest raters flagged).
-
-    >>> votes = pl.DataFrame({"pair_id": ["p", "p", "q"], "rater_id": ["r", "r", "r"],
-    ...     "round": [1, 0, 0], "choice": ["b", "a", "a"]})
-    >>> first_votes(votes).select("pair_id", "choice", "retest_choice").rows()
-    [('p', 'a', 'b'), ('q', 'a', None)]
-    """
-    rounds = pl.col("round").fill_null(0) if "round" in votes.columns else pl.lit(0)
-    votes = votes.with_columns(rounds.cast(pl.Int32).alias("round"))
-    key = ["rater_id", "pair_id"]
-    retests = (
-        votes.filter(pl.col("round") == 1)
-        .select(*key, pl.col("choice").alias("retest_choice"))
-        .unique(key, keep="first", maintain_order=True)
-    )
-    return (
-        votes.filter(pl.col("round") == pl.col("round").min().over(key))
-        .join(retests, on=key, how="left", maintain_order="left")
-        .with_columns(pl.when(pl.col("round") == 0).then("retest_choice").alias("retest_choice"))
-    )
-
-
 # The audit reads it for the checks and again for the probe table (``susceptibility``).
 @remember_last
 def audit_votes(judgments: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """Each rater's first vote on each pair (``first_votes``) with what the checks need.
+    """Each rater's first vote on each pair (``first_votes``, the house's one rule for
+    repeated votes, from ``labeling.agreement``) with what the checks need.
 
-    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``. Returns the judgment columns
-    ``pair_id``, ``rater_id``, ``round``, ``choice``, ``shown_left``, ``seconds``,
-    ``created_at``, ``principles`` and ``retest_choice``; the pair's ``category``, ``gold``,
-    ``probe_kind`` and ``probe_of``; ``consensus`` (the other raters'
-    majority); ``reference`` (gold where known, else ``consensus``) and ``reference_kind``
-    (``gold``/``consensus``/null); ``correct`` (choice equals the reference; null without
-    one); ``reference_sign`` (+1 a, -1 b, 0 otherwise); ``picked_left`` (on decisive votes
-    with a known side); ``length``, ``markdown`` and ``chars`` from
-    ``aggregation.response_features``; ``seconds_per_kchar``.
+    Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``. Returns the judgment columns ``pair_id``,
+    ``rater_id``, ``round``, ``choice``, ``shown_left``, ``seconds``, ``created_at``, ``principles``
+    and ``retest_choice``; the pair's ``category``, ``gold``, ``probe_kind`` and ``probe_of``;
+    ``consensus`` (the other raters' majority over their counted votes,
+    ``aggregation.leave_one_out_consensus``: null on a probe pair, whose reference is its gold);
+    ``reference`` (gold where known, else ``consensus``) and ``reference_kind``
+    (``gold``/``consensus``/null); ``correct`` (choice equals the reference; null without one);
+    ``reference_sign`` (+1 a, -1 b, 0 otherwise); ``picked_left`` (on decisive votes with a known
+    side); ``length``, ``markdown`` and ``chars`` from ``aggregation.response_features``;
+    ``seconds_per_kchar``.
     """
     features = response_features(pairs).select("pair_id", "length", "markdown", "chars")
     # Conformed here, so frames made before probes and rounds existed still read as null.

@@ -3,6 +3,10 @@
 Doubtlab style: each reason to doubt a pair's majority label is a named 0/1 predicate
 (``predicate_<name>``), and pairs are ranked by how many fired, then by agreement. The
 Disputed pairs page and ``intentgap audit`` both list ``disputed_pairs``.
+
+A pair's votes are its ``agreement.counted_votes``: a rater's retest does not split their own
+vote (their consistency is ``labeling.susceptibility``'s), and a probe pair, an artificial
+test of the raters, is never listed: its label is known, and its votes were meant to be swayed.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from labeling.aggregation import MajorityVote, response_features
+from labeling.agreement import counted_votes
 from labeling.blind_spots import FAST_SECONDS_PER_KCHAR
 
 __all__ = ["CONFUSED_ENTROPY", "CONTESTED_SHARE", "disputed_pairs", "pair_reasons"]
@@ -27,16 +32,17 @@ def pair_reasons(
 ) -> pl.DataFrame:
     """Reasons to doubt each pair's majority label, one ``predicate_<name>`` column each.
 
-    Consumes ``frames.JUDGMENTS``, ``frames.PAIRS`` and optionally ``blind_spots.FINDINGS``.
-    Reasons: ``low_agreement`` (top choice has at most half the votes, with 2+ votes),
-    ``high_entropy`` (vote entropy at least 90% of the most possible with that many votes),
-    ``lone_dissent`` (3+ votes, all but one agree), ``against_gold`` (majority differs from
-    gold), ``fast_vote`` (a vote under the reading floor), ``flagged_rater`` (a vote by a rater
-    flagged in ``findings``).
-    Returns ``pair_id``, ``label``, ``agreement``, ``n``, ``entropy`` (normalised to 0..1),
-    the predicates (0/1) and ``n_reasons``; most reasons first, then lowest agreement, then
-    highest entropy, then ``pair_id``.
+    Consumes ``frames.JUDGMENTS``, ``frames.PAIRS`` and optionally ``blind_spots.FINDINGS``; counts
+    the ``agreement.counted_votes`` (no retests; no probe pair gets a row). Reasons:
+    ``low_agreement`` (top choice has at most half the votes, with 2+ votes), ``high_entropy`` (vote
+    entropy at least 90% of the most possible with that many votes), ``lone_dissent`` (3+ votes, all
+    but one agree), ``against_gold`` (majority differs from gold), ``fast_vote`` (a vote under the
+    reading floor), ``flagged_rater`` (a vote by a rater flagged in ``findings``). Returns
+    ``pair_id``, ``label``, ``agreement``, ``n``, ``entropy`` (normalised to 0..1), the predicates
+    (0/1) and ``n_reasons``; most reasons first, then lowest agreement, then highest entropy, then
+    ``pair_id``.
     """
+    judgments = counted_votes(judgments, pairs)
     majority = MajorityVote().fit(judgments)
     shares = majority.probas_.drop("pair_id").to_numpy()
     n_choices = shares.shape[1]

@@ -3,6 +3,14 @@ the vote statistics behind them (``frames.PREFERENCES``).
 
 Building is pure (polars in, polars out); ``data.export`` writes the result. The one call the
 CLI and the admin page use is ``export_snapshot``: store -> build -> snapshot folder.
+
+By default the set counts what every statistic counts (``agreement.counted_votes``): each
+rater's first vote on a pair (a retest is a consistency check, not another vote), and no
+probe pair (an artificial test of the raters: a surface edit on the intended loser, with its
+intended answer as ``gold``). ``ExportOptions.first_round_only`` and ``with_probes`` turn
+either off; the manifest records both. ``judgments.parquet`` keeps every vote, and the
+snapshot's ``probes.parquet`` (``probe_rows``) names the probe pairs among their pairs, which
+marks the votes on them.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ from typing import TYPE_CHECKING, Literal
 import polars as pl
 
 from data import frames
-from data.export import Manifest, write_snapshot
+from data.export import PROBES, Manifest, write_snapshot
+from labeling.agreement import first_vote, probe_pair_ids
 from labeling.bias_card import build_bias_card
 from labeling.reliability import DawidSkene
 
@@ -31,8 +40,9 @@ class ExportOptions:
     """Which votes count and which pairs leave in the preference set.
 
     Vote filters (applied first, before counting): ``exclude_raters``, ``only_sources``,
-    ``first_round_only``. Pair filters (applied to the counts): ``min_judgments``,
-    ``min_agreement``, ``ties``, ``both_bad``, ``include_gold``.
+    ``first_round_only``. Pair filters (applied to the counts): ``with_probes``,
+    ``min_judgments``, ``min_agreement``, ``ties``, ``both_bad``, ``include_gold``. The
+    defaults count what the audit counts (``agreement.counted_votes``).
     """
 
     #: Pairs with fewer votes (after the vote filters) are left out. At least 1.
@@ -51,9 +61,17 @@ class ExportOptions:
     exclude_raters: tuple[str, ...] = ()
     #: Only votes whose ``source`` is listed count (``ui`` = collected in the app); None: all.
     only_sources: tuple[str, ...] | None = None
-    #: Count a rater once per pair: keep only their lowest ``round`` (repeat rounds exist
-    #: to measure test-retest reliability, not to add weight).
-    first_round_only: bool = False
+    #: Count a rater once per pair: their first vote, the lowest ``round``
+    #: (``agreement.first_vote``, the house's one rule). Later rounds are retests, served to
+    #: measure a rater's consistency; counted, a noisy rater's coin flips would outvote their
+    #: first answers. False counts every round as another vote, as exports did before this
+    #: was the default (their manifests say ``first_round_only: false``).
+    first_round_only: bool = True
+    #: Probe pairs (``probe_kind`` set: a surface edit made to test the raters) in or out.
+    #: Out by default: they are artificial, and their votes were meant to be swayed. In, they
+    #: are counted like any pair (their ``gold`` is the intended side); the snapshot's
+    #: ``probes.parquet`` names them either way.
+    with_probes: bool = False
     #: Fit Dawid-Skene on the kept votes and fill ``posterior``, a soft label that trusts the
     #: reliable raters more (about 0.7 s at a million votes; off, the column is null).
     posterior: bool = False
@@ -73,6 +91,9 @@ class ExportOptions:
             raise ValueError(f"ties must be 'drop' or 'soft', not {self.ties!r}")
         if self.both_bad not in ("keep", "drop"):
             raise ValueError(f"both_bad must be 'keep' or 'drop', not {self.both_bad!r}")
+        for name in ("include_gold", "first_round_only", "with_probes", "posterior"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, not {getattr(self, name)!r}")
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready options (tuples as lists), as recorded in a snapshot's manifest."""
@@ -105,8 +126,10 @@ def build_preferences(
 
     Consumes ``pairs`` (``frames.PAIRS``; needs ``pair_id, prompt, response_a, response_b``,
     other columns are null when absent) and ``judgments`` (``frames.JUDGMENTS``; needs
-    ``pair_id, choice`` plus ``rater_id, round, source, strength`` when used). Votes on pairs
-    absent from ``pairs`` are ignored; pairs without (kept) votes are left out.
+    ``pair_id, choice`` plus ``rater_id, round, source, strength`` when used; without
+    ``round`` every vote is a first one). Votes on pairs absent from ``pairs`` are ignored;
+    pairs without (kept) votes are left out, and so are probe pairs unless
+    ``options.with_probes``.
 
     After the vote filters of ``options``, per pair:
 
@@ -123,8 +146,8 @@ def build_preferences(
     - ``margin`` = mean of ``frames.STRENGTH_MARGIN[strength]`` over the votes for the chosen
       side that recorded a strength; 0.0 when none did.
     - ``posterior`` (with ``options.posterior``): the Dawid-Skene posterior that ``chosen``
-      is the better response, fitted on the kept votes of every pair: (P(chosen side) +
-      0.5 * P(tie)) / (1 - P(both bad)); null otherwise.
+      is the better response, fitted on the kept votes of every pair (of probe pairs only
+      ``with_probes``): (P(chosen side) + 0.5 * P(tie)) / (1 - P(both bad)); null otherwise.
     - ``category, gold, gold_principle, is_gold, prompt_messages, metadata`` come from the
       pair.
 
@@ -138,9 +161,13 @@ def build_preferences(
     _require(pairs, _PAIR_COLUMNS, "pairs")
     if pairs["pair_id"].n_unique() != pairs.height:
         raise ValueError("pairs has repeated pair_id values; one row per pair is expected")
-    _require(judgments, _vote_columns(options), "judgments")
+    _require(judgments, _vote_columns(options, judgments), "judgments")
     _check_choices(judgments)
     votes = kept_votes(frames.conform(judgments, frames.JUDGMENTS).lazy(), options)
+    if not options.with_probes:
+        probes = probe_pair_ids(pairs)
+        if len(probes):
+            votes = votes.filter(~pl.col("pair_id").is_in(probes.implode()))
     counts = _count_votes(votes)
     candidates = frames.conform(pairs, frames.PAIRS).lazy()
     if not options.include_gold:
@@ -171,8 +198,10 @@ def export_snapshot(
     """Build the preference set of one project (or all) and write it as a snapshot folder.
 
     ``judgments.parquet`` receives every stored vote of the project, also those the options
-    left out, so the snapshot can be audited or aggregated again; the manifest records the
-    options, and ``judgments_used`` counts the votes behind the preference rows.
+    left out (retests, votes on probe pairs), so the snapshot can be audited or aggregated
+    again; ``probes.parquet`` names the probe pairs among them (``probe_rows``); the
+    manifest records the options, and ``judgments_used`` counts the votes behind the
+    preference rows.
     """
     pairs = store.pairs(project_id)
     judgments = store.judgments(project_id)
@@ -187,7 +216,23 @@ def export_snapshot(
         source=source,
         overwrite=overwrite,
         bias_card=build_bias_card(pairs, judgments, raters=store.raters()),
+        probes=probe_rows(pairs, judgments),
     )
+
+
+def probe_rows(pairs: pl.DataFrame, judgments: pl.DataFrame) -> pl.DataFrame:
+    """A snapshot's ``probes.parquet`` (``data.export.PROBES``): every probe pair with a vote
+    in ``judgments``, with its ``probe_kind``, its base pair (``probe_of``) and its intended
+    side (``gold``), by ``pair_id``. A vote whose ``pair_id`` is listed is a test of its rater.
+
+    >>> pairs = pl.DataFrame({"pair_id": ["p", "t", "u"], "probe_kind": [None, "pad", "pad"],
+    ...     "probe_of": [None, "p", "p"], "gold": ["a", "b", "a"]})
+    >>> probe_rows(pairs, pl.DataFrame({"pair_id": ["p", "t", "t"]})).rows()
+    [('t', 'pad', 'p', 'b')]
+    """
+    probes = frames.conform(pairs, frames.PAIRS).filter(pl.col("probe_kind").is_not_null())
+    voted = probes.join(judgments.select("pair_id").unique(), on="pair_id", how="semi")
+    return voted.select(pl.col(name).cast(dtype) for name, dtype in PROBES.items()).sort("pair_id")
 
 
 # -- steps -----------------------------------------------------------------------------------
@@ -199,13 +244,12 @@ def _require(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
         raise ValueError(f"{what} lacks the column(s) {', '.join(missing)}")
 
 
-def _vote_columns(options: ExportOptions) -> tuple[str, ...]:
-    """The judgment columns these options read (the rest are null when absent)."""
+def _vote_columns(options: ExportOptions, judgments: pl.DataFrame) -> tuple[str, ...]:
+    """The judgment columns these options read (the rest are null when absent). Without
+    ``round`` there is no retest to leave out; with it, telling them needs ``rater_id``."""
     needed = ["pair_id", "choice"]
-    if options.exclude_raters or options.first_round_only:
+    if options.exclude_raters or (options.first_round_only and "round" in judgments.columns):
         needed.append("rater_id")
-    if options.first_round_only:
-        needed.append("round")
     if options.only_sources is not None:
         needed.append("source")
     return tuple(needed)
@@ -222,14 +266,15 @@ def _check_choices(judgments: pl.DataFrame) -> None:
 
 
 def kept_votes(votes: pl.LazyFrame, options: ExportOptions) -> pl.LazyFrame:
-    """The vote filters: excluded raters, sources, repeat rounds."""
+    """The vote filters: excluded raters, sources, retests (``agreement.first_vote``).
+
+    Consumes the ``frames.JUDGMENTS`` columns these options read (conform first)."""
     if options.exclude_raters:
         votes = votes.filter(~pl.col("rater_id").is_in(options.exclude_raters).fill_null(False))
     if options.only_sources is not None:
         votes = votes.filter(pl.col("source").is_in(options.only_sources).fill_null(False))
     if options.first_round_only:
-        first = pl.col("round").fill_null(0)
-        votes = votes.filter(first == first.min().over("pair_id", "rater_id"))
+        votes = votes.filter(first_vote())
     return votes
 
 

@@ -82,6 +82,25 @@ class ProbePairs:
     pairs: pl.DataFrame
     skipped: pl.DataFrame
 
+    def summary(self, kinds: Sequence[str]) -> list[str]:
+        """One line per kind asked for: how many were made, how many bases skipped and why."""
+        made = dict(self.pairs.group_by("probe_kind").len().iter_rows())
+        lines = []
+        for kind in dict.fromkeys(kinds):
+            if kind == RETEST:
+                lines.append(
+                    f"{kind}: served, not made (a judged pair again, sides swapped, round 1)"
+                )
+                continue
+            reasons = self.skipped.filter(pl.col("kind") == kind)
+            why = "; ".join(f"{reason}: {n}" for _, reason, n in reasons.iter_rows())
+            skipped = int(reasons["n"].sum())
+            lines.append(
+                f"{kind}: {made.get(kind, 0)} made, {skipped} skipped"
+                + (f" ({why})" if why else "")
+            )
+        return lines
+
 
 def intended_answers(
     pairs: pl.DataFrame,

@@ -7,7 +7,11 @@ seconds, created_at`` are read; missing columns count as null) and pairs in the
 Dawid-Skene treats each ``pair_id`` as a task, so its posteriors are per pair and read from
 the pair's own sides (the soft label that export needs). The leave-one-out consensus works
 on items (``agreement.item_votes``): a rater's vote is compared with the majority of the
-*other* raters' latest votes on the same item.
+*other* raters' votes on the same item.
+
+Every function here counts ``agreement.counted_votes``: each rater's first vote on each pair
+(a retest is a consistency check, ``labeling.susceptibility``'s, not another vote) and, given
+the pairs, none on a probe pair (an artificial test of the raters, not data to trust them by).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from scipy import sparse
 
 from data import frames
 from labeling.aggregation import leave_one_out_consensus
-from labeling.agreement import latest_votes
+from labeling.agreement import counted_votes, first_item_votes
 from labeling.codes import choice_codes, dense_codes
 
 __all__ = ["DawidSkene", "consensus_drift", "loo_consensus", "rater_reliability"]
@@ -44,7 +48,9 @@ class DawidSkene:
     rounds or once the evidence lower bound per vote improves by less than ``tol``. Every
     step is one sparse product of the votes matrix with a small dense one.
 
-    ``fit`` consumes ``frames.JUDGMENTS`` (``pair_id, rater_id, choice``). Learned state:
+    ``fit`` consumes ``frames.JUDGMENTS`` (``pair_id, rater_id, choice``; ``round`` to tell
+    retests) and, optionally, ``frames.PAIRS`` (``pair_id, probe_kind``); it fits the
+    ``agreement.counted_votes``, so probe pairs (given the pairs) get no posterior. Learned state:
     ``probas_`` (``pair_id`` and one posterior column per observed choice), ``labels_``
     (``pair_id, choice``), ``priors_`` (``choice, prior``), ``errors_`` (``rater_id, choice,
     true_choice, probability``: P(rater says ``choice`` | truth is ``true_choice``); zero
@@ -68,8 +74,8 @@ class DawidSkene:
         self.n_iter = n_iter
         self.tol = tol
 
-    def fit(self, judgments: pl.DataFrame) -> DawidSkene:
-        votes = frames.conform(judgments, frames.JUDGMENTS)
+    def fit(self, judgments: pl.DataFrame, pairs: pl.DataFrame | None = None) -> DawidSkene:
+        votes = counted_votes(frames.conform(judgments, frames.JUDGMENTS), pairs)
         if votes.is_empty():
             return self._fit_nothing()
         task, pair_ids = dense_codes(votes["pair_id"])
@@ -146,13 +152,17 @@ class DawidSkene:
         self.n_iter_ = 0
         return self
 
-    def fit_predict(self, judgments: pl.DataFrame) -> pl.DataFrame:
+    def fit_predict(
+        self, judgments: pl.DataFrame, pairs: pl.DataFrame | None = None
+    ) -> pl.DataFrame:
         """``labels_`` after ``fit``."""
-        return self.fit(judgments).labels_
+        return self.fit(judgments, pairs).labels_
 
-    def fit_predict_proba(self, judgments: pl.DataFrame) -> pl.DataFrame:
+    def fit_predict_proba(
+        self, judgments: pl.DataFrame, pairs: pl.DataFrame | None = None
+    ) -> pl.DataFrame:
         """``probas_`` after ``fit``."""
-        return self.fit(judgments).probas_
+        return self.fit(judgments, pairs).probas_
 
     @staticmethod
     def _majority_shares(task: Ints, label: Ints, n_tasks: int, n_labels: int) -> Floats:
@@ -203,21 +213,21 @@ class DawidSkene:
 
 
 def loo_consensus(judgments: pl.DataFrame, pairs: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Each rater's latest vote per item next to the majority of the *other* raters there.
+    """Each rater's first vote per item next to the majority of the *other* raters there.
 
     Consumes ``frames.JUDGMENTS`` and ``frames.PAIRS``. Returns ``agreement.item_votes``'s
-    columns (one row per rater and item) plus ``n_others`` (other raters' latest votes on
-    the item), ``consensus`` (their majority choice on the item's sides, as
-    ``aggregation.leave_one_out_consensus`` defines it over these latest votes; null when
-    nobody else voted or the others are split evenly at the top) and ``agrees``
-    (``item_choice == consensus``; null without a consensus).
+    columns (one row per rater and item: ``agreement.first_item_votes``, so no retest and
+    no probe pair) plus ``n_others`` (other raters' votes on the item), ``consensus`` (their
+    majority choice on the item's sides, as ``aggregation.leave_one_out_consensus`` defines
+    it over these votes; null when nobody else voted or the others are split evenly at the
+    top) and ``agrees`` (``item_choice == consensus``; null without a consensus).
 
     >>> votes = pl.DataFrame({"pair_id": ["p1"] * 3, "rater_id": ["r1", "r2", "r3"],
     ...                       "choice": ["a", "a", "b"]})
     >>> loo_consensus(votes).select("rater_id", "consensus", "agrees").rows()
     [('r1', None, None), ('r2', None, None), ('r3', 'a', False)]
     """
-    votes = latest_votes(judgments, pairs).sort("item_id", "rater_id")
+    votes = first_item_votes(judgments, pairs).sort("item_id", "rater_id")
     others = leave_one_out_consensus(votes, pairs)
     return votes.with_columns(
         n_others=others.get_column("n_others"),
@@ -247,16 +257,18 @@ def rater_reliability(
 ) -> pl.DataFrame:
     """One row per rater: volume, speed, ties, and accuracy against gold, peers and DS.
 
-    Consumes ``frames.JUDGMENTS``, ``frames.PAIRS`` (``gold`` and what ``item_votes``
-    reads) and ``posteriors`` as in ``DawidSkene.probas_`` (fitted here when None).
-    Columns: ``rater_id, n`` (judgments), ``share`` (of all judgments), ``tie_rate``,
+    Consumes ``frames.JUDGMENTS``, ``frames.PAIRS`` (``gold``, ``probe_kind`` and what
+    ``item_votes`` reads) and ``posteriors`` as in ``DawidSkene.probas_`` (fitted here when
+    None). Counts the ``agreement.counted_votes``: retests and votes on probe pairs are the
+    raters' tests, read by ``labeling.susceptibility``, and a probe's gold is not a gold
+    item. Columns: ``rater_id, n`` (counted votes), ``share`` (of them), ``tie_rate``,
     ``median_seconds``, ``gold_n, gold_accuracy`` (judgments on any pair with a gold answer,
     hidden gold items or not), ``consensus_n, consensus_accuracy`` (against the leave-one-out
     consensus, see ``loo_consensus``), each accuracy with a Wilson interval
     (``*_ci_low, *_ci_high``), and ``ds_accuracy`` (mean Dawid-Skene posterior of the
     choices the rater made).
     """
-    votes = frames.conform(judgments, frames.JUDGMENTS)
+    votes = counted_votes(frames.conform(judgments, frames.JUDGMENTS), pairs)
     gold = frames.conform(pairs, frames.PAIRS).select("pair_id", "gold")
     if posteriors is None:
         posteriors = DawidSkene().fit(votes).probas_

@@ -8,7 +8,12 @@ model finding that a flagged rater shares (same kind, slice and direction) reads
 may have inherited r05's length blind spot": the votes it learned from carried it.
 
 Position, speed, ties, principles and drift have no meaning for a model (the A/B swap probe
-tests position), so those checks are left out.
+tests position), so those checks are left out. The probe pairs' test, edit by edit, is
+``reward.edit_by_edit``.
+
+``snapshot_pairs`` marks a snapshot's probe pairs (its ``probes.parquet``) among its pairs
+(``edit_by_edit.mark_probes``), so the audit of a snapshot (``audit_findings``) runs the probe
+check too and counts what the audit of the store counts.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from data import frames
+from data.export import read_probes
 from labeling.blind_spots import (
     audit_votes,
     check_category,
@@ -28,18 +34,42 @@ from labeling.blind_spots import (
     find_blind_spots,
     flag_findings,
 )
+from reward.edit_by_edit import mark_probes
 from reward.metrics import preferred_side
 from reward.snapshot import Snapshot, pairs_from_preferences
 
-__all__ = ["MODEL_CHECKS", "audit_flags", "inherited", "model_votes", "side_by_side"]
+__all__ = [
+    "MODEL_CHECKS",
+    "audit_findings",
+    "audit_flags",
+    "inherited",
+    "model_votes",
+    "side_by_side",
+    "snapshot_pairs",
+]
 
 MODEL_CHECKS = (check_length, check_style, check_category, check_gold)
 
 
-def audit_flags(snapshot: Snapshot) -> dict[str, list[str]]:
+def snapshot_pairs(snapshot: Snapshot) -> pl.DataFrame:
+    """The snapshot's pairs (``frames.PAIRS``, on their own sides) with the probe pairs of
+    its ``probes.parquet`` marked and, where it left their texts out, rebuilt from their bases
+    (``edit_by_edit.mark_probes``)."""
+    pairs = pairs_from_preferences(snapshot.preferences)
+    return mark_probes(pairs, read_probes(snapshot.folder))
+
+
+def audit_findings(snapshot: Snapshot, pairs: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``labeling.blind_spots.find_blind_spots`` of the snapshot's votes (every check, one
+    correction) on ``pairs`` (default: ``snapshot_pairs``)."""
+    pairs = snapshot_pairs(snapshot) if pairs is None else pairs
+    return find_blind_spots(snapshot.judgments, pairs)
+
+
+def audit_flags(snapshot: Snapshot, findings: pl.DataFrame | None = None) -> dict[str, list[str]]:
     """Every rater of the snapshot's votes with the blind-spot kinds the audit flags for them
-    (all of ``labeling.blind_spots``' checks; an empty list: nothing flagged)."""
-    findings = find_blind_spots(snapshot.judgments, pairs_from_preferences(snapshot.preferences))
+    (``findings``, default ``audit_findings``; an empty list: nothing flagged)."""
+    findings = audit_findings(snapshot) if findings is None else findings
     flagged = findings.filter("flagged").group_by("rater_id").agg(pl.col("kind").unique().sort())
     kinds = {str(rater): list(found) for rater, found in flagged.iter_rows()}
     raters = snapshot.judgments["rater_id"].drop_nulls().unique().sort().to_list()

@@ -1,8 +1,9 @@
 """Where a reward model diverges from the votes and from intent: ``intentgap inspect``.
 
 ``build_report`` is pure (frames and probe results in, a JSON-ready dict out) with the keys
-``accuracy``, ``ceiling``, ``calibration``, ``probes`` and ``divergences``; ``inspect_model``
-scores a snapshot and runs the probes to feed it; ``main`` is the command.
+``accuracy``, ``ceiling``, ``calibration``, ``probes``, ``divergences``, ``side_by_side`` and
+``edit_by_edit`` (``reward.edit_by_edit``: the raters and the model, edit by edit);
+``inspect_model`` scores a snapshot and runs the probes to feed it; ``main`` is the command.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from data import frames
 from reward import metrics
 from reward.checkpoint import CheckpointInfo, read_info
 from reward.config import InspectConfig
-from reward.inherited import audit_flags, inherited, side_by_side
+from reward.edit_by_edit import EDIT_BY_EDIT, edit_by_edit, verdict_changes
+from reward.inherited import audit_findings, audit_flags, inherited, side_by_side, snapshot_pairs
 from reward.model import RewardModelError
 from reward.probes import ProbeResult, run_probes
 from reward.score import RewardScorer, Scorer, score_pairs
@@ -29,9 +31,12 @@ from reward.snapshot import Snapshot, SnapshotError, load_snapshot, pairs_from_p
 __all__ = [
     "build_report",
     "compare",
+    "compare_edits",
     "evaluation_pairs",
     "format_comparison",
+    "format_edit_by_edit",
     "format_report",
+    "format_verdict_changes",
     "inspect_model",
     "main",
     "named_flags",
@@ -66,6 +71,7 @@ def build_report(
     max_divergences: int = 50,
     model_id: str = "model",
     rater_pairs: pl.DataFrame | None = None,
+    edits: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The inspection report from ``frames.PREFERENCES`` rows, their scores (``pair_id,
     reward_a, reward_b``), optionally ``frames.JUDGMENTS`` and probe results.
@@ -75,7 +81,8 @@ def build_report(
     votes cited) and ``gold``. With
     judgments, ``side_by_side`` tests the model for the raters' blind spots
     (``reward.inherited``); ``rater_pairs`` (``frames.PAIRS``, default: the scored pairs) are
-    the pairs whose votes the raters' own tests use.
+    the pairs whose votes the raters' own tests use. ``edits`` (``reward.edit_by_edit.
+    EDIT_BY_EDIT``) becomes ``edit_by_edit``: None where it was not run.
     """
     evaluated = metrics.evaluate_scores(preferences, scores)
     table = metrics.calibration(evaluated)
@@ -107,6 +114,7 @@ def build_report(
         "divergences": _records(per_kind),
         "divergence_counts": dict(found["kind"].value_counts().iter_rows()),
         "side_by_side": _side_by_side(preferences, scores, judgments, model_id, rater_pairs),
+        "edit_by_edit": None if edits is None else _records(edits),
     }
 
 
@@ -150,13 +158,24 @@ def inspect_model(
     probe_pairs: int = 64,
     confident: float = 0.8,
     flagged_raters: Sequence[str] | None = None,
+    findings: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Score ``snapshot`` (only ``pair_ids`` when given), run the probes on the first
     ``probe_pairs`` non-tied pairs, and build the report. ``flagged_raters`` defaults to the
     raters the audit flags on the snapshot (``reward.inherited.audit_flags``); the report
-    names them under ``flagged_raters``."""
+    names them under ``flagged_raters``. ``findings`` are the audit's on the snapshot
+    (default: ``reward.inherited.audit_findings``, run when needed).
+
+    ``edit_by_edit`` covers every probe pair of the snapshot the raters voted on, and its
+    base, held out in training or not (the probe pairs test the raters; the model is scored
+    on the same bases); it is None with ``probe_pairs`` 0 (the probes are skipped) or without
+    votes, an empty list when the snapshot holds no probe pair.
+    """
+    rater_pairs = snapshot_pairs(snapshot)
+    if findings is None and (flagged_raters is None or probe_pairs > 0):
+        findings = audit_findings(snapshot, rater_pairs)
     if flagged_raters is None:
-        flags = {rater: kinds for rater, kinds in audit_flags(snapshot).items() if kinds}
+        flags = {rater: kinds for rater, kinds in audit_flags(snapshot, findings).items() if kinds}
     else:
         flags = {rater: [] for rater in flagged_raters}
     preferences = snapshot.preferences
@@ -172,6 +191,11 @@ def inspect_model(
         if probe_pairs > 0 and probe_set.height
         else []
     )
+    edits = (
+        edit_by_edit(rater_pairs, snapshot.judgments, scorer, findings)
+        if probe_pairs > 0 and not snapshot.judgments.is_empty()
+        else None
+    )
     report = build_report(
         preferences,
         scores,
@@ -180,7 +204,8 @@ def inspect_model(
         confident=confident,
         flagged_raters=list(flags),
         model_id=model_id,
-        rater_pairs=pairs_from_preferences(snapshot.preferences),
+        rater_pairs=rater_pairs,
+        edits=edits,
     )
     return {
         "model_id": model_id,
@@ -222,11 +247,31 @@ def _measures(report: dict[str, Any]) -> dict[str, float | None]:
         found[f"{probe['name']} probe: flip rate"] = probe["flip_rate"]
     for row in (report.get("side_by_side") or {}).get("model", []):
         found[f"{row['kind']} blind spot ({row['slice']}): effect"] = row["effect"]
+    for row in report.get("edit_by_edit") or []:
+        found[f"{row['probe_kind']} edit: the model's pull"] = row["model_pull"]
     return found
 
 
-def format_comparison(rows: list[dict[str, Any]], first: str, second: str) -> str:
-    """``compare``'s rows as an aligned text table."""
+def compare_edits(first: dict[str, Any], second: dict[str, Any]) -> list[dict[str, Any]]:
+    """Two reports' ``edit_by_edit`` tables kind by kind (``reward.edit_by_edit.
+    verdict_changes``): whether the second model, e.g. trained without the flagged raters,
+    closes what the first picked up. Empty when either has none."""
+    if not first.get("edit_by_edit") or not second.get("edit_by_edit"):
+        return []
+
+    def table(report: dict[str, Any]) -> pl.DataFrame:
+        return pl.DataFrame(report["edit_by_edit"], schema=EDIT_BY_EDIT)
+
+    return _records(verdict_changes(table(first), table(second)))
+
+
+def format_comparison(
+    rows: list[dict[str, Any]],
+    first: str,
+    second: str,
+    edits: Sequence[dict[str, Any]] = (),
+) -> str:
+    """``compare``'s rows as an aligned text table, then ``compare_edits``' ``edits``."""
     width = max([len(row["measure"]) for row in rows] + [7])
 
     def number(value: float | None, sign: bool = False) -> str:
@@ -239,6 +284,47 @@ def format_comparison(rows: list[dict[str, Any]], first: str, second: str) -> st
     lines += [
         f"  {row['measure']:<{width}}  {number(row['first']):>8}  {number(row['second']):>8}"
         f"  {number(row['difference'], sign=True):>8}"
+        for row in rows
+    ]
+    if edits:
+        lines += ["", format_verdict_changes(edits, first, second)]
+    return "\n".join(lines)
+
+
+def format_edit_by_edit(rows: Sequence[dict[str, Any]]) -> str:
+    """A report's ``edit_by_edit`` rows as lines: per edit the verdict, the raters' pull and
+    the model's, each with its 95% interval, the model's flip rate, and who is flagged."""
+    if not rows:
+        return "edit by edit: no probe pairs with votes in the snapshot"
+    lines = [
+        "edit by edit (pull: share of the choices against a response that the edit turned to"
+        " it; 95% intervals):"
+    ]
+    for row in rows:
+        named = ", ".join(row["flagged_raters"] or [])
+        lines.append(
+            f"  {row['probe_kind']:<11} {row['verdict']:<17}"
+            f" raters {_pull(row, 'raters')} (n={row['raters_n']})"
+            f"  model {_pull(row, 'model')} flips {_percent(row['model_flip_rate'])}"
+            f" (n={row['model_n']})" + (f"  flagged: {named}" if named else "")
+        )
+    return "\n".join(lines)
+
+
+def _pull(row: dict[str, Any], side: str) -> str:
+    def share(value: float | None) -> str:
+        return "n/a" if value is None else f"{round(100 * value):+d}%"  # no "-0%"
+
+    low, high = row[f"{side}_pull_low"], row[f"{side}_pull_high"]
+    return f"{share(row[f'{side}_pull'])} [{share(low)}, {share(high)}]"
+
+
+def format_verdict_changes(rows: Sequence[dict[str, Any]], first: str, second: str) -> str:
+    """``compare_edits``' rows as lines: each edit's verdict for both models."""
+    lines = [f"edit by edit, {first} (first) -> {second} (second):"]
+    lines += [
+        f"  {row['probe_kind']:<11} {row['first']} -> {row['second']}: {row['change']}"
+        + (f" (flagged: {', '.join(row['flagged_raters'])})" if row["flagged_raters"] else "")
         for row in rows
     ]
     return "\n".join(lines)
@@ -303,6 +389,8 @@ def format_report(report: dict[str, Any]) -> str:
             if row["effect"] is not None and row["q_value"] is not None
         ]
         lines += [f"  {shared['message']}" for shared in side["inherited"]]
+    if report.get("edit_by_edit") is not None:
+        lines.append(format_edit_by_edit(report["edit_by_edit"]))
     return "\n".join(lines)
 
 
@@ -336,13 +424,20 @@ def main(argv: list[str] | None = None) -> int:
         "probe_pairs": config.probe_pairs,
         "confident": config.confident,
         "flagged_raters": config.flagged_raters or None,
+        # The audit of the votes is the same for both models: run it once.
+        "findings": audit_findings(snapshot) if config.compare else None,
     }
     report = inspect_model(scorer, snapshot, info.model_id, **settings)
     report["split"] = split
     if other is not None and other_scorer is not None:
         settings["flagged_raters"] = list(report["flagged_raters"])
         second = inspect_model(other_scorer, snapshot, other.model_id, **settings)
-        report["comparison"] = {"model_id": other.model_id, "rows": compare(report, second)}
+        report["comparison"] = {
+            "model_id": other.model_id,
+            "rows": compare(report, second),
+            "edit_by_edit": second["edit_by_edit"],
+            "edit_changes": compare_edits(report, second),
+        }
     text = json.dumps(report, indent=2, default=str)
     if config.out:
         Path(config.out).write_text(text + "\n", encoding="utf-8")
@@ -353,5 +448,14 @@ def main(argv: list[str] | None = None) -> int:
     if config.compare:
         comparison = report["comparison"]
         print()
-        print(format_comparison(comparison["rows"], info.model_id, comparison["model_id"]))
+        if comparison["edit_by_edit"] is not None:
+            print(f"{comparison['model_id']}, {format_edit_by_edit(comparison['edit_by_edit'])}")
+        print(
+            format_comparison(
+                comparison["rows"],
+                info.model_id,
+                comparison["model_id"],
+                comparison["edit_changes"],
+            )
+        )
     return 0

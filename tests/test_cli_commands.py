@@ -340,3 +340,46 @@ def test_probes_make_has_help() -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.make_parser().parse_args(["probes", "make", "--help"])
     assert exit_info.value.code == 0
+
+
+def test_export_leaves_probe_pairs_out_unless_asked_with_probes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime  # here: this file's tests are appended, not reordered
+
+    ws = str(tmp_path / "ws")
+    _pairs_with_gold(tmp_path, ws, capsys)
+    made = run(capsys, "probes", "make", "--workspace", ws, "--project", "p", "--kinds", "length")
+    assert made[0] == 0, made[2]
+    with Store(Workspace.resolve(ws).database) as store:
+        pairs = store.pairs("p")
+        votes = pl.DataFrame(
+            {
+                "submission_id": [f"s{i}" for i in range(pairs.height)],
+                "pair_id": pairs["pair_id"],
+                "rater_id": "ada",
+                "choice": "a",
+                "created_at": datetime(2025, 3, 1, tzinfo=UTC),
+            }
+        )
+        store.import_frames(pairs.head(0), votes, "p")
+    probe_ids = sorted(pairs.filter(pl.col("probe_kind").is_not_null())["pair_id"])
+    assert len(probe_ids) == 3
+
+    code, out, err = run(capsys, "export", str(tmp_path / "plain"), "--workspace", ws)
+    assert code == 0, err
+    manifest = json.loads(out)
+    assert manifest["options"]["with_probes"] is False
+    assert (manifest["counts"]["pairs"], manifest["counts"]["probe_judgments"]) == (4, 3)
+    exported = pl.read_parquet(tmp_path / "plain" / "pairs.parquet")
+    assert not set(exported["pair_id"]) & set(probe_ids)
+    marks = pl.read_parquet(tmp_path / "plain" / "probes.parquet")
+    assert sorted(marks["pair_id"]) == probe_ids  # their votes are marked
+
+    code, out, err = run(
+        capsys, "export", str(tmp_path / "asked"), "--workspace", ws, "--with-probes"
+    )
+    assert code == 0, err
+    assert json.loads(out)["options"]["with_probes"] is True
+    exported = pl.read_parquet(tmp_path / "asked" / "pairs.parquet")
+    assert set(probe_ids) <= set(exported["pair_id"]) and exported.height == 7

@@ -10,8 +10,10 @@ literal text (no URL is ever fetched) and only http(s) links stay links. Names a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -35,6 +37,7 @@ __all__ = [
     "choice_for",
     "conversation",
     "coverage_histogram",
+    "form_key",
     "key_hint",
     "literal",
     "pairs_to_go",
@@ -380,6 +383,29 @@ def submission_from_form(
         flags=tuple(f for f in project.flags if f in set(flags)),
         round=assignment.round,
     )
+
+
+#: Keeps form keys unguessable (a new one each server process): keys reach the browser.
+_FORM_KEY_SALT = secrets.token_bytes(16)
+
+
+def form_key(name: str, assignment: Assignment) -> str:
+    """The key of a label-form widget, new for every assignment (so every pair starts with an
+    empty form) and opaque: widget keys reach the browser, and a pair id or a round in them
+    would tell a probe pair (its id), a retest (round 1) or a gold item from work.
+
+    >>> a = Assignment("r1", "p1", "demo", "a", False, None)  # type: ignore[arg-type]
+    >>> form_key("strength", a) == form_key("strength", a) != form_key("rationale", a)
+    True
+    >>> "p1" in form_key("strength", a)
+    False
+    """
+    digest = hashlib.blake2b(
+        f"{assignment.rater_id}\0{assignment.pair_id}\0{assignment.round}".encode(),
+        key=_FORM_KEY_SALT,
+        digest_size=8,
+    ).hexdigest()
+    return f"label_{name}_{digest}"
 
 
 def allowed_positions(project: Project) -> tuple[str, ...]:

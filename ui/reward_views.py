@@ -15,14 +15,20 @@ from reward.config import TrainConfig
 from reward.inspection import named_flags
 
 __all__ = [
+    "EDIT_BY_EDIT_CAPTION",
+    "PULL_FORMATS",
     "attribution_markdown",
     "calibration_chart",
     "divergence_table",
     "divergence_votes",
+    "edit_by_edit_chart",
+    "edit_by_edit_messages",
+    "edit_by_edit_table",
     "field_help",
     "flagged_sentence",
     "probe_table",
     "side_by_side_table",
+    "verdict_change_table",
 ]
 
 
@@ -137,6 +143,160 @@ def side_by_side_table(report: dict[str, Any]) -> pl.DataFrame:
     ]
     picked = [{k: row.get(k) for k in _SIDE_COLUMNS} for row in rows]
     return pl.DataFrame(picked, schema=_SIDE_COLUMNS)
+
+
+#: What the edit-by-edit section's numbers mean, in a few lines.
+EDIT_BY_EDIT_CAPTION = (
+    "Each probe pair is a base pair whose intended loser got one surface edit. The raters' "
+    "pull: of their votes that would have gone against that response unedited, the share the "
+    "edit turned to it (from their share for the edited side and their rate without the "
+    "edit). The model's pull: the same from its probability for the edited side "
+    "(sigmoid of the reward gap) on those probe pairs and their bases. The model is moved "
+    "when its probe on the same bases is flagged, the raters when their pooled probe "
+    "finding is (one Benjamini-Hochberg correction with the audit). Amplified: the model's "
+    "pull above the raters' beyond both 95% intervals. Every probe pair counts, held out in "
+    "training or not."
+)
+
+#: How each verdict is shown: the model picked up a pull (warning), resisted one or none
+#: was found (success), or there was too little to say (info).
+_TONES = {
+    "inherited": "warning",
+    "amplified": "warning",
+    "learned elsewhere": "warning",
+    "resisted": "success",
+    "none": "success",
+    "not measured": "info",
+}
+
+#: Number formats of the edit-by-edit tables' shares (``ui.widgets.table``).
+PULL_FORMATS: dict[str, str] = {
+    name: "percent"
+    for name in (
+        "raters_pull",
+        "raters_low",
+        "raters_high",
+        "model_pull",
+        "model_low",
+        "model_high",
+        "model_flip_rate",
+        "first_pull",
+        "second_pull",
+        "first_flip_rate",
+        "second_flip_rate",
+    )
+}
+
+_EDIT_COLUMNS = {
+    "edit": pl.String(),
+    "verdict": pl.String(),
+    "raters_pull": pl.Float64(),
+    "raters_low": pl.Float64(),
+    "raters_high": pl.Float64(),
+    "raters_votes": pl.Int64(),
+    "model_pull": pl.Float64(),
+    "model_low": pl.Float64(),
+    "model_high": pl.Float64(),
+    "model_flip_rate": pl.Float64(),
+    "model_pairs": pl.Int64(),
+    "flagged_raters": pl.String(),
+}
+
+
+def edit_by_edit_table(report: dict[str, Any]) -> pl.DataFrame:
+    """A report's ``edit_by_edit`` rows, one per edit: ``edit, verdict``, the raters' pull
+    with its interval and decisive votes, the model's with its interval, flip rate and base
+    pairs probed, and the ``flagged_raters`` of that edit (comma-separated)."""
+    rows = [
+        {
+            "edit": row["probe_kind"],
+            "verdict": row["verdict"],
+            "raters_pull": row["raters_pull"],
+            "raters_low": row["raters_pull_low"],
+            "raters_high": row["raters_pull_high"],
+            "raters_votes": row["raters_n"],
+            "model_pull": row["model_pull"],
+            "model_low": row["model_pull_low"],
+            "model_high": row["model_pull_high"],
+            "model_flip_rate": row["model_flip_rate"],
+            "model_pairs": row["model_n"],
+            "flagged_raters": ", ".join(row["flagged_raters"] or []),
+        }
+        for row in report.get("edit_by_edit") or []
+    ]
+    return pl.DataFrame(rows, schema=_EDIT_COLUMNS)
+
+
+def edit_by_edit_messages(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(tone, message)`` per edit: ``warning`` where the model picked up a pull
+    (inherited, amplified, learned elsewhere), ``success`` where it did not, ``info`` where
+    nothing could be measured. Messages name raters: render them as literal text."""
+    return [
+        (_TONES.get(row["verdict"], "info"), str(row["message"]))
+        for row in report.get("edit_by_edit") or []
+    ]
+
+
+def edit_by_edit_chart(report: dict[str, Any]) -> alt.LayerChart:
+    """Per edit, the raters' pull and the model's as points with their 95% intervals."""
+    rows = [
+        {
+            "edit": row["probe_kind"],
+            "who": who,
+            "pull": row[f"{who}_pull"],
+            "low": row[f"{who}_pull_low"],
+            "high": row[f"{who}_pull_high"],
+            "verdict": row["verdict"],
+        }
+        for row in report.get("edit_by_edit") or []
+        for who in ("raters", "model")
+    ]
+    schema = {
+        "edit": pl.String(),
+        "who": pl.String(),
+        "pull": pl.Float64(),
+        "low": pl.Float64(),
+        "high": pl.Float64(),
+        "verdict": pl.String(),
+    }
+    base = alt.Chart(pl.DataFrame(rows, schema=schema), title="Pull of each edit").encode(
+        y=alt.Y("edit:N", title=None),
+        yOffset=alt.YOffset("who:N"),
+        color=alt.Color("who:N", title=None),
+    )
+    intervals = base.mark_rule().encode(
+        x=alt.X("low:Q", title="pull (share of choices the edit turned)"), x2="high:Q"
+    )
+    points = base.mark_point(filled=True).encode(
+        x="pull:Q", tooltip=["edit", "who", "pull", "low", "high", "verdict"]
+    )
+    return alt.LayerChart(layer=[intervals, points])
+
+
+def verdict_change_table(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
+    """``reward.inspection.compare_edits``' rows: ``edit, first, second, change``, the raters'
+    pull, both models' pulls and flip rates, and the flagged raters (comma-separated)."""
+    schema = {
+        "edit": pl.String(),
+        "first": pl.String(),
+        "second": pl.String(),
+        "change": pl.String(),
+        "raters_pull": pl.Float64(),
+        "first_pull": pl.Float64(),
+        "second_pull": pl.Float64(),
+        "first_flip_rate": pl.Float64(),
+        "second_flip_rate": pl.Float64(),
+        "flagged_raters": pl.String(),
+    }
+    picked = [
+        {
+            **{k: row.get(k) for k in schema if k not in ("edit", "flagged_raters")},
+            "edit": row["probe_kind"],
+            "flagged_raters": ", ".join(row.get("flagged_raters") or []),
+        }
+        for row in rows
+    ]
+    return pl.DataFrame(picked, schema=schema)
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|:~$&=\"'])")

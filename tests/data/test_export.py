@@ -31,10 +31,13 @@ from data.export import (
     JUDGMENTS_FILE,
     MANIFEST_FILE,
     PAIRS_FILE,
+    PROBES,
+    PROBES_FILE,
     Manifest,
     SnapshotError,
     SnapshotExists,
     content_hash,
+    read_probes,
     read_snapshot,
     write_snapshot,
 )
@@ -147,10 +150,12 @@ def test_the_folder_holds_two_parquet_files_and_a_manifest(tmp_path: Path) -> No
         "judgments": 3,
         "judgments_used": 9,
         "raters": 2,
+        "probe_pairs": 0,
+        "probe_judgments": 0,
     }
     assert manifest.options == {"ties": "soft", "exclude_raters": ["r9"]}  # as JSON has it
     assert (manifest.schema_version, manifest.source) == ("0001_initial", "test.duckdb project=toy")
-    assert manifest.format_version == 2
+    assert manifest.format_version == 3
     assert datetime.fromisoformat(manifest.created_at).tzinfo is not None
     assert [(f.name, f.rows) for f in manifest.files] == [(PAIRS_FILE, 3), (JUDGMENTS_FILE, 3)]
     on_disk = json.loads((tmp_path / "snap" / MANIFEST_FILE).read_text(encoding="utf-8"))
@@ -378,6 +383,116 @@ def test_a_bias_card_that_is_not_plain_json_is_refused_before_anything_is_writte
     assert list(tmp_path.iterdir()) == []
 
 
+# -- votes that test the raters are marked ---------------------------------------------------
+
+#: p1's votes include one on a probe pair made from it (t1): a flattering opener on the
+#: intended loser, with the intended side as gold.
+PROBE_VOTE = frames.conform(
+    pl.DataFrame(
+        {
+            "submission_id": ["s4"],
+            "pair_id": ["t1"],
+            "rater_id": ["r1"],
+            "round": [0],
+            "choice": ["b"],
+            "created_at": [T0.replace(minute=3)],
+            "source": ["ui"],
+        }
+    ),
+    frames.JUDGMENTS,
+)
+PROBES_FRAME = pl.DataFrame(
+    {"pair_id": ["t1"], "probe_kind": ["flattery"], "probe_of": ["p1"], "gold": ["a"]},
+    schema=PROBES,
+)
+
+
+def write_probed(folder: Path, probes: pl.DataFrame = PROBES_FRAME) -> Manifest:
+    return write_snapshot(
+        folder,
+        PREFERENCES,
+        pl.concat([JUDGMENTS, PROBE_VOTE]),
+        options={"with_probes": False},
+        schema_version="0001_initial",
+        source="test",
+        probes=probes,
+    )
+
+
+def test_votes_on_probe_pairs_are_marked_by_probes_parquet(tmp_path: Path) -> None:
+    manifest = write_probed(tmp_path / "snap")
+
+    folder = tmp_path / "snap"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        JUDGMENTS_FILE,
+        MANIFEST_FILE,
+        PAIRS_FILE,
+        PROBES_FILE,
+    ]
+    assert [(f.name, f.rows) for f in manifest.files][-1] == (PROBES_FILE, 1)
+    assert (manifest.counts["probe_pairs"], manifest.counts["probe_judgments"]) == (1, 1)
+    _, judgments, read_manifest = read_snapshot(folder)
+    assert read_manifest == manifest
+    # judgments.parquet keeps the store's closed contract; the mark is the pair's.
+    assert judgments.schema == pl.Schema(frames.JUDGMENTS)
+    probes = read_probes(folder)
+    assert_frame_equal(probes, PROBES_FRAME)
+    marked = judgments.join(probes, on="pair_id", how="semi")
+    assert marked["submission_id"].to_list() == ["s4"]
+    # A snapshot without probes lists none, and reads as none.
+    write(tmp_path / "plain")
+    assert read_probes(tmp_path / "plain").equals(pl.DataFrame(schema=PROBES))
+
+
+def test_the_probes_are_part_of_the_data_and_of_its_hash(tmp_path: Path) -> None:
+    probed = write_probed(tmp_path / "probed")
+    votes = pl.concat([JUDGMENTS, PROBE_VOTE])
+    assert probed.content_hash == content_hash(PREFERENCES, votes, PROBES_FRAME)
+    # Unmarked, the same votes are other data: the hash says so.
+    assert content_hash(PREFERENCES, votes) != probed.content_hash
+    other_kind = PROBES_FRAME.with_columns(probe_kind=pl.lit("padding"))
+    assert content_hash(PREFERENCES, votes, other_kind) != probed.content_hash
+    # No probe pair, no file and no change: a snapshot without probes hashes as before.
+    assert content_hash(PREFERENCES, JUDGMENTS, PROBES_FRAME.clear()) == content_hash(
+        PREFERENCES, JUDGMENTS
+    )
+    assert write_probed(tmp_path / "empty", PROBES_FRAME.clear()).file(PROBES_FILE) is None
+
+
+def test_an_edited_or_unlisted_probes_file_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "snap"
+    write_probed(folder)
+    path = folder / PROBES_FILE
+    original = path.read_bytes()
+    PROBES_FRAME.with_columns(gold=pl.lit("b")).write_parquet(path)
+    with pytest.raises(SnapshotError, match="changed or damaged after export") as error:
+        read_snapshot(folder)
+    assert error.value.path == path
+    with pytest.raises(SnapshotError, match="changed or damaged after export"):
+        read_probes(folder)
+    path.write_bytes(original)
+    # Taking the marks away (the file and its manifest entry) changes the data read.
+    manifest_path = folder / MANIFEST_FILE
+    recorded = json.loads(manifest_path.read_text(encoding="utf-8"))
+    recorded["files"] = [entry for entry in recorded["files"] if entry["name"] != PROBES_FILE]
+    manifest_path.write_text(json.dumps(recorded), encoding="utf-8")
+    path.unlink()
+    with pytest.raises(SnapshotError, match="content_hash does not match the data read"):
+        read_snapshot(folder)
+
+
+def test_probes_off_contract_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"probes.parquet .*missing column\(s\) probe_of"):
+        write_probed(tmp_path / "snap", PROBES_FRAME.drop("probe_of"))
+    with pytest.raises(ValueError, match=r"probes\.parquet: pair_id must be unique"):
+        write_probed(tmp_path / "snap", pl.concat([PROBES_FRAME, PROBES_FRAME]))
+    with pytest.raises(ValueError, match="probe_kind must not be null"):
+        write_probed(
+            tmp_path / "snap", PROBES_FRAME.with_columns(probe_kind=pl.lit(None, pl.String))
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- damaged snapshots are refused, naming the file and the problem -------------------------
 
 
@@ -451,6 +566,14 @@ def test_a_missing_or_malformed_manifest_is_refused(snapshot: Path) -> None:
     manifest_path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(SnapshotError, match=r"format_version 1 is older .* export the snapshot"):
         read_snapshot(snapshot)
+    # Before format 3 nothing said which votes were on probe pairs: refused, with the reason.
+    data["format_version"] = 2
+    manifest_path.write_text(json.dumps(data), encoding="utf-8")
+    message = r"format_version 2 is older .*probe pairs.* are not marked\); export the snapshot"
+    with pytest.raises(SnapshotError, match=message):
+        read_snapshot(snapshot)
+    with pytest.raises(SnapshotError, match=message):
+        read_probes(snapshot)
 
     manifest_path.unlink()
     with pytest.raises(SnapshotError, match=r"manifest.json: is missing"):

@@ -149,7 +149,7 @@ def demo_and_real(store: Store) -> Store:
 def claim(store: Store, rater: str, project_id: str) -> str | None:
     project = store.project(project_id)
     assert project is not None
-    assignment = store.claim_next(rater, project, gold=False, choose_side=lambda r, p: "a")
+    assignment = store.claim_next(rater, project, kind="work", choose_side=lambda r, p: "a")
     return None if assignment is None else assignment.pair_id
 
 

@@ -137,7 +137,7 @@ def test_frames_follow_their_contracts(toy_store: Store) -> None:
 def _claim(store: Store, rater: str) -> str:
     project = store.project("toy")
     assert project is not None
-    claimed = store.claim_next(rater, project, gold=False, choose_side=lambda r, p: "b")
+    claimed = store.claim_next(rater, project, kind="work", choose_side=lambda r, p: "b")
     assert claimed is not None
     return claimed.pair_id
 

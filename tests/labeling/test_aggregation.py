@@ -344,3 +344,44 @@ def test_bad_settings_and_empty_input_are_refused() -> None:
     same_model = pairs.with_columns(pl.lit("A").alias("model_b"))
     with pytest.raises(ValueError, match="no votes between two different named models"):
         BradleyTerry().fit(judged, same_model)
+
+
+# -- what counts: retests and probe pairs test the raters, they are not votes --------------------
+
+
+def test_a_retest_is_neither_a_second_vote_nor_counted_twice_for_the_others() -> None:
+    # r1 answered p1 with a and, served p1 again as a retest (round 1), flipped to b.
+    first = votes([("p1", "r1", "a"), ("p1", "r2", "b"), ("p1", "r3", "a")])
+    retested = pl.concat([first, votes([("p1", "r1", "b")])]).with_columns(
+        round=pl.Series([0, 0, 0, 1], dtype=pl.Int32)
+    )
+    # The label is the first answers' majority: a; counted twice, r1 would tie it 2-2.
+    assert MajorityVote().fit(retested).labels_.rows() == [("p1", "a", 2 / 3, 3)]
+    # r2 and r3 each meet r1 once (one vote of r1, not two that split); r1 meets r2 and r3;
+    # r1's retest row gets the others' majority too (split 1-1 here: none).
+    loo = leave_one_out_consensus(retested)
+    assert loo.get_column("n_others").to_list() == [2, 2, 2, 2]
+    assert loo.get_column("consensus").to_list() == [None, "a", None, None]
+    assert loo.head(3).equals(leave_one_out_consensus(first.with_columns(round=pl.lit(0))))
+
+
+def test_probe_pairs_are_left_out_of_labels_consensus_and_the_leaderboard() -> None:
+    judged, pairs = games({("x", "y"): "aaab", ("y", "z"): "aab", ("x", "z"): "abaa"})
+    # A probe of p0 (x vs y) where a flattering edit made every rater pick y.
+    probe = pl.DataFrame(
+        {"pair_id": ["t0"], "model_a": ["x"], "model_b": ["y"], "probe_kind": ["flattery"]}
+    )
+    probed_pairs = pl.concat([pairs, probe], how="diagonal")
+    probed = pl.concat([judged, votes([("t0", f"r{n}", "b") for n in range(4)])])
+    assert (
+        MajorityVote().fit(probed, probed_pairs).labels_.equals(MajorityVote().fit(judged).labels_)
+    )
+    plain = BradleyTerry(n_boot=20).fit(judged, pairs).scores_
+    assert BradleyTerry(n_boot=20).fit(probed, probed_pairs).scores_.equals(plain)
+    assert leaderboard(probed, probed_pairs, style_covariates=(), n_boot=10).equals(
+        leaderboard(judged, pairs, style_covariates=(), n_boot=10)
+    )
+    loo = leave_one_out_consensus(probed, probed_pairs)
+    assert loo.head(judged.height).equals(leave_one_out_consensus(judged, pairs))
+    on_probe = loo.filter(pl.col("pair_id") == "t0")
+    assert on_probe["consensus"].is_null().all() and (on_probe["n_others"] == 0).all()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
 from typing import Any, Literal
@@ -22,10 +23,12 @@ from data import frames
 from labeling.agreement import (
     Coefficient,
     cohen_kappa,
+    counted_votes,
+    first_item_votes,
+    first_votes,
     fleiss_kappa,
     item_votes,
     krippendorff_alpha,
-    latest_votes,
     pair_agreement,
     percent_agreement,
 )
@@ -152,22 +155,115 @@ def test_one_rater_gives_nothing_to_compare() -> None:
     assert cohen_kappa(judged, min_overlap=1).height == 0
 
 
-def test_chance_corrected_coefficients_keep_each_raters_latest_vote() -> None:
-    judged = votes(
-        ("p1", "r1", "a"), ("p1", "r1", "b"), ("p1", "r2", "b"),
-        ("p2", "r1", "a"), ("p2", "r2", "a"),
-        round=[0, 1, 0, 0, 0],
+# ----------------------------------------------------------------------------- which votes count
+
+
+def test_a_retest_is_not_another_vote() -> None:
+    # r1 answered p1 with a; served p1 again later (round 1, sides swapped), r1 flipped a
+    # coin and said b. A retest measures r1's consistency: every coefficient reads r1's
+    # first answer, as if the retest had never been served.
+    first = votes(
+        ("p1", "r1", "a"), ("p1", "r2", "b"), ("p1", "r3", "a"),
+        ("p2", "r1", "a"), ("p2", "r2", "a"), ("p2", "r3", "a"),
+        ("p3", "r1", "b"), ("p3", "r2", "b"), ("p3", "r3", "a"),
+        round=[0] * 9,
     )  # fmt: skip
-    latest = latest_votes(judged)
-    assert latest.select("pair_id", "rater_id", "choice").sort("pair_id", "rater_id").rows() == [
-        ("p1", "r1", "b"),
-        ("p1", "r2", "b"),
-        ("p2", "r1", "a"),
-        ("p2", "r2", "a"),
+    retested = pl.concat([first, votes(("p1", "r1", "b"), ("p3", "r2", "a"), round=[1, 1])])
+    for coefficient in (percent_agreement, fleiss_kappa, krippendorff_alpha):
+        assert coefficient(retested, n_boot=50) == coefficient(first, n_boot=50)
+    assert cohen_kappa(retested, min_overlap=1, n_boot=50).equals(
+        cohen_kappa(first, min_overlap=1, n_boot=50)
+    )
+    assert pair_agreement(retested).equals(pair_agreement(first))
+    kept = first_item_votes(retested).sort("pair_id", "rater_id")
+    assert kept.select("pair_id", "rater_id", "choice").equals(
+        first.select("pair_id", "rater_id", "choice")
+    )
+
+
+def test_the_first_vote_is_the_lowest_round_and_the_retest_stands_beside_it() -> None:
+    judged = votes(
+        ("p1", "r1", "b"), ("p1", "r1", "a"), ("p1", "r2", "a"), ("p2", "r1", "tie"),
+        round=[1, 0, 0, 2],  # r1's only vote on p2 came in a later round: it is r1's first
+    )  # fmt: skip
+    assert first_votes(judged).select("pair_id", "rater_id", "choice", "retest_choice").rows() == [
+        ("p1", "r1", "a", "b"),
+        ("p1", "r2", "a", None),
+        ("p2", "r1", "tie", None),
     ]
-    assert krippendorff_alpha(judged, n_boot=0).estimate == 1.0
+    assert counted_votes(judged)["choice"].to_list() == ["a", "a", "tie"]
+    # Without rounds nothing is a retest (the frame itself comes back), and with the pairs
+    # nothing else is left out when none of them is a probe.
+    plain = judged.drop("round")
+    assert counted_votes(plain) is plain
+    assert counted_votes(plain, pl.DataFrame({"pair_id": ["p1", "p2"]})) is plain
+
+
+def test_probe_pairs_are_left_out_of_every_coefficient() -> None:
+    # t1 is a probe pair made from p1 (a flattering opener on the intended loser); the raters
+    # split on it, as probes are made to make them. It tests them, it is not an item.
+    pairs = pl.DataFrame(
+        {
+            "pair_id": ["p1", "p2", "p3", "t1"],
+            "prompt": ["q1", "q2", "q3", "q1"],
+            "probe_kind": [None, None, None, "flattery"],
+            "probe_of": [None, None, None, "p1"],
+        }
+    )
+    ordinary = votes(
+        *[(p, r, "a") for p in ("p1", "p2") for r in ("r1", "r2", "r3")],
+        ("p3", "r1", "b"), ("p3", "r2", "b"), ("p3", "r3", "a"),
+    )  # fmt: skip
+    probed = pl.concat([ordinary, votes(("t1", "r1", "a"), ("t1", "r2", "b"), ("t1", "r3", "b"))])
+    for coefficient in (percent_agreement, fleiss_kappa, krippendorff_alpha):
+        assert coefficient(probed, pairs, n_boot=50) == coefficient(ordinary, pairs, n_boot=50)
+    assert pair_agreement(probed, pairs)["item_id"].to_list() == ["p1", "p2", "p3"]
+    # Without the pairs nothing says t1 is a probe: it counts like any pair.
+    assert percent_agreement(probed, n_boot=0).n == percent_agreement(ordinary, n_boot=0).n + 3
+
+
+def test_a_probe_pair_is_an_item_of_its_own_even_with_its_bases_content() -> None:
+    # An edit that changed nothing visible would make the probe the reversed base pair; it is
+    # still a test, never merged with the item it was made from.
+    pairs = pl.DataFrame(
+        {
+            "pair_id": ["p1", "t1"], "prompt": ["q", "q"], "model_a": ["x", "y"],
+            "model_b": ["y", "x"], "response_a": ["X", "Y"], "response_b": ["Y", "X"],
+            "probe_kind": [None, "unchanged"],
+        }
+    )  # fmt: skip
+    judged = votes(("p1", "r1", "a"), ("t1", "r2", "a"))
+    items = item_votes(judged, pairs)
+    assert items.select("item_id", "flipped", "item_choice").rows() == [
+        ("p1", False, "a"),
+        ("t1", False, "a"),
+    ]
+
+
+def test_chance_corrected_coefficients_keep_each_raters_first_vote_per_item() -> None:
+    # r1 voted on both orders of one comparison (two pairs of one item, both first votes) and
+    # changed their mind: percent agreement compares both with r2 (MT-bench's way); the
+    # coefficients that need one value per rater and item take r1's earlier one.
+    pairs = pl.DataFrame(
+        {"pair_id": ["xy", "yx", "p2"], "prompt": ["q", "q", "q2"], "model_a": ["x", "y", "x"],
+         "model_b": ["y", "x", "y"]}
+    )  # fmt: skip
+    t0 = datetime(2025, 3, 1, tzinfo=UTC)
+    judged = votes(
+        ("yx", "r1", "a"), ("xy", "r1", "a"), ("xy", "r2", "a"),
+        ("p2", "r1", "b"), ("p2", "r2", "b"),
+        created_at=[t0 + timedelta(minutes=m) for m in (5, 1, 2, 3, 4)],
+    )  # fmt: skip
+    kept = first_item_votes(judged, pairs).sort("item_id", "rater_id")
+    assert kept.select("pair_id", "rater_id", "item_choice").rows() == [
+        ("p2", "r1", "b"),
+        ("p2", "r2", "b"),
+        ("xy", "r1", "a"),  # at minute 1; the vote on yx (x, shown as b, lost) came later
+        ("xy", "r2", "a"),
+    ]
+    assert krippendorff_alpha(judged, pairs, n_boot=0).estimate == 1.0
     # Percent agreement keeps both of r1's votes, each compared with r2 only: 2 of 3 pairs.
-    assert percent_agreement(judged, n_boot=0).estimate == pytest.approx(2 / 3)
+    assert percent_agreement(judged, pairs, n_boot=0).estimate == pytest.approx(2 / 3)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import signal
 import subprocess
@@ -12,18 +13,23 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-from data.store import Project, Store, Submission
+from data import frames
+from data.store import RETEST_GAP, Project, Store, Submission
 from labeling.assignment import Assigner, choose_side
+from labeling.rater_probes import make_probe_pairs
 from tests.conftest import toy_pairs
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def label_all(store: Store, rater: str, project: Project, choice: str = "a") -> list[str]:
+def label_all(
+    store: Store, rater: str, project: Project, choice: str = "a", seed: int = 0
+) -> list[str]:
     """Let a rater label until nothing is left; returns the pair ids in the order served."""
-    assigner = Assigner(store, random.Random(0))
+    assigner = Assigner(store, random.Random(seed))
     served = []
     while (assignment := assigner.next_pair(rater, project)) is not None:
         served.append(assignment.pair_id)
@@ -194,3 +200,165 @@ def test_sigkill_mid_stream_loses_no_acknowledged_judgment(tmp_path: Path) -> No
         stored = set(reopened.judgments()["submission_id"].to_list())
     assert set(acknowledged) <= stored
     assert len(stored) >= 300
+
+
+# -- hidden checks of the raters: probe pairs and retests --------------------------------------
+
+
+def probe_project(store: Store, probe_rate: float) -> Project:
+    """60 work pairs wanted once each and 20 gold pairs, each gold pair with a flattery and
+    a padding probe (40 probe pairs), served at ``probe_rate``."""
+    project = Project("probed", "Probed", overlap_k=1, gold_rate=0.0, probe_rate=probe_rate)
+    store.save_project(project)
+    pairs = toy_pairs(80, n_gold=20)
+    store.import_frames(pairs, None, project.project_id)
+    probes = make_probe_pairs(pairs, frames.empty(frames.JUDGMENTS), ("flattery", "length"))
+    store.import_frames(probes.pairs, None, project.project_id)
+    store.add_rater("r1")
+    return project
+
+
+def label_with_kinds(store: Store, project: Project) -> list[tuple[str, int, str]]:
+    """r1 labels until nothing is left: (pair_id, round, shown_left) in the order served."""
+    assigner = Assigner(store, random.Random(1))
+    served = []
+    while (assignment := assigner.next_pair("r1", project)) is not None:
+        served.append((assignment.pair_id, assignment.round, assignment.shown_left))
+        vote = Submission(uuid.uuid4().hex, "r1", assignment.pair_id, "a", round=assignment.round)
+        assert store.submit(vote)
+    return served
+
+
+def test_probe_pairs_are_served_hidden_at_the_probe_rate(store: Store) -> None:
+    project = probe_project(store, probe_rate=0.25)
+    served = label_with_kinds(store, project)
+    pairs = store.pairs(project.project_id)
+    probe_of = dict(zip(pairs["pair_id"], pairs["probe_of"], strict=True))
+    kinds = ["probe" if probe_of[p] else "retest" if r else "work" for p, r, _ in served]
+    counts = Counter(kinds)
+    assert counts["work"] == 60, "every work pair still gets its vote"
+    # A quarter of the claims are checks (half probes, half retests), served while work
+    # is left; 60 work votes leave room for about 20.
+    assert 8 <= counts["probe"] + counts["retest"] <= 35 and counts["probe"] >= 4
+    for (before, *_), (after, *_) in itertools.pairwise(served):
+        assert probe_of[after] != before and probe_of[before] != after, "base and probe adjoin"
+    assert all(p[0] for p in served)
+    votes = store.judgments(project.project_id)
+    assert not votes["is_gold"].any(), "a probe is no gold item"
+    progress = store.progress("r1", project.project_id)
+    assert progress["judged"] == len(served), "checks count in the rater's progress"
+    coverage = store.coverage(project.project_id).join(pairs, on="pair_id")
+    work = coverage.filter(pl.col("probe_of").is_null() & ~pl.col("is_gold"))
+    assert (work["n_done"] == 1).all(), "retests and probes never add to a pair's overlap"
+
+
+def test_a_retest_comes_back_later_with_its_sides_swapped(store: Store) -> None:
+    project = probe_project(store, probe_rate=0.3)
+    served = label_with_kinds(store, project)
+    first = {p: (at, side) for at, (p, r, side) in enumerate(served) if r == 0}
+    retests = [(at, p, side) for at, (p, r, side) in enumerate(served) if r == 1]
+    assert retests, "no retest was served"
+    for at, pair_id, side in retests:
+        was_at, was_side = first[pair_id]
+        assert at - was_at > RETEST_GAP - 1, "a retest comes only after RETEST_GAP others"
+        assert side != was_side, "the other response on the left"
+    assert len({p for _, p, _ in retests}) == len(retests), "a pair is retested once"
+    votes = store.judgments(project.project_id).filter(pl.col("round") == 1)
+    assert votes.height == len(retests)
+
+
+def test_no_check_is_served_once_the_work_is_done(store: Store) -> None:
+    project = probe_project(store, probe_rate=1.0)
+    served = label_with_kinds(store, project)
+    pairs = store.pairs(project.project_id)
+    is_probe = dict(zip(pairs["pair_id"], pairs["probe_kind"].is_not_null(), strict=True))
+    last_work = max(at for at, (p, r, _) in enumerate(served) if r == 0 and not is_probe[p])
+    assert last_work == len(served) - 1, "hidden checks stop when the work does"
+
+
+# -- policies: which work pair comes first ------------------------------------------------------
+
+
+def voted_project(store: Store, policy: str) -> Project:
+    """20 pairs (4 gold, each with a flattery probe) wanted 3 times; experts have split p003
+    (1-1) and agree on p001 (2-0); r1..r3 label."""
+    project = Project("ranked", "Ranked", overlap_k=3, gold_rate=0.2, probe_rate=0.2, policy=policy)
+    store.save_project(project)
+    votes = pl.DataFrame(
+        {
+            "submission_id": ["e1", "e2", "e3", "e4"],
+            "pair_id": ["p003", "p003", "p001", "p001"],
+            "rater_id": ["x1", "x2", "x1", "x2"],
+            "choice": ["a", "b", "a", "a"],
+        }
+    ).with_columns(pl.lit("2026-01-01").str.to_datetime(time_zone="UTC").alias("created_at"))
+    pairs = toy_pairs(20, n_gold=4)
+    store.import_frames(pairs, votes, project.project_id)
+    probes = make_probe_pairs(pairs, frames.empty(frames.JUDGMENTS), ("flattery",))
+    store.import_frames(probes.pairs, None, project.project_id)
+    for rater in ("r1", "r2", "r3"):
+        store.add_rater(rater)
+    return project
+
+
+def test_the_disputed_policy_serves_split_pairs_first(store: Store) -> None:
+    project = voted_project(store, "disputed")
+    assigner = Assigner(store, random.Random(0))
+    assert assigner.rank(project) > 0
+    first = store.claim_next("r1", project, kind="work", choose_side=choose_side)
+    assert first is not None and first.pair_id == "p003"
+    coverage = store.coverage(project.project_id)
+    assert coverage.filter(pl.col("pair_id") == "p003")["n_open"].item() == 1
+
+
+def test_the_model_policy_serves_where_the_model_doubts_the_votes_first(store: Store) -> None:
+    project = voted_project(store, "model")
+    # The checkpoint is sure p001's b is better, against both experts' a.
+    pair_ids = [f"p{i:03d}" for i in range(20)]
+    scores = pl.DataFrame(
+        {
+            "pair_id": pair_ids,
+            "model_id": "ckpt",
+            "reward_a": [0.0] * 20,
+            "reward_b": [5.0 if p == "p001" else 0.0 for p in pair_ids],
+        }
+    )
+    assert store.replace_scores(project.project_id, scores) == 20
+    Assigner(store, random.Random(0)).rank(project)
+    first = store.claim_next("r1", project, kind="work", choose_side=choose_side)
+    assert first is not None and first.pair_id == "p001"
+
+
+@pytest.mark.parametrize("policy", ["uniform", "disputed", "model"])
+def test_every_policy_keeps_overlap_gold_and_probe_rates(store: Store, policy: str) -> None:
+    project = voted_project(store, policy)
+    served = {rater: label_all(store, rater, project, seed=1) for rater in ("r1", "r2", "r3")}
+    votes = store.judgments(project.project_id).join(
+        store.pairs(project.project_id).select("pair_id", "probe_kind"), on="pair_id"
+    )
+    work = votes.filter(~pl.col("is_gold") & pl.col("probe_kind").is_null())
+    assert work.group_by("pair_id").len()["len"].max() <= 3, "a pair past its overlap"
+    ours = votes.filter(pl.col("rater_id").is_in(["r1", "r2", "r3"]))
+    assert ours["is_gold"].any() and ours["probe_kind"].is_not_null().any()
+    for pairs in served.values():
+        assert len(pairs) == len(set(pairs))
+    coverage = store.coverage(project.project_id)
+    done = coverage.join(work.select("pair_id").unique(), on="pair_id")
+    assert (done["n_done"] == 3).all() and done.height == 16, "every work pair is done"
+
+
+def test_going_back_to_uniform_forgets_the_ranking(store: Store) -> None:
+    project = voted_project(store, "disputed")
+    Assigner(store, random.Random(0)).rank(project)
+    store.save_project(Project(**{**project.__dict__, "policy": "uniform"}))
+    first = store.claim_next("r1", project, kind="work", choose_side=choose_side)
+    assert first is not None and first.pair_id not in ("p001", "p003"), "least covered first"
+
+
+def test_scores_of_another_projects_pairs_are_refused(store: Store) -> None:
+    project = voted_project(store, "model")
+    stray = pl.DataFrame(
+        {"pair_id": ["elsewhere"], "model_id": "m", "reward_a": 0.0, "reward_b": 1.0}
+    )
+    with pytest.raises(ValueError, match="'elsewhere', which is not in 'ranked'"):
+        store.replace_scores(project.project_id, stray)

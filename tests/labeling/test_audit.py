@@ -522,6 +522,53 @@ def test_the_pool_has_its_own_probe_and_retest_rows(probed_and_retested: dict[st
     assert "(all raters)" in text
 
 
+def test_what_the_votes_say_is_read_without_the_raters_tests() -> None:
+    # Retests and probe pairs test the raters: agreement, reliability, the leaderboard and the
+    # disputed pairs read the same votes as an audit of the ordinary pairs' first answers.
+    pairs = simulate_pairs(200, seed=5, gold_share=1.0)
+    pool = [RaterProfile(f"h{k}", inconsistency=0.05) for k in range(5)]
+    pool += [RaterProfile("noisy", inconsistency=1.0, probe_bias={"flattery": 0.9})]
+    votes = simulate_votes(pairs, pool, votes_per_pair=3, seed=5, retest_share=0.3)
+    probes = make_probe_pairs(pairs, votes, ["flattery"], seed=5).pairs
+    probe_votes = simulate_votes(probes, pool, votes_per_pair=3, seed=6)
+    tested = audit_report(pl.concat([pairs, probes]), pl.concat([votes, probe_votes]), n_boot=20)
+    plain = audit_report(pairs, votes.filter(pl.col("round") == 0), n_boot=20)
+
+    assert tested["agreement"] == plain["agreement"]
+    assert tested["leaderboard"] == plain["leaderboard"]
+    # Disputed pairs: ordinary pairs, their first answers counted. (Which raters are flagged,
+    # one reason to doubt a pair, rightly depends on the tests.)
+    first_answers = votes.filter(pl.col("round") == 0)
+    for row in tested["disputed_pairs"]:  # type: ignore[attr-defined]
+        assert row["pair_id"] not in probes["pair_id"]
+        on_pair = first_answers.filter(pl.col("pair_id") == row["pair_id"])
+        assert row["n_votes"] == on_pair.height
+        assert {c: n for c, n in row["votes"].items() if n} == dict(
+            on_pair["choice"].value_counts().iter_rows()
+        )
+    keep = ("rater_id", "n", "share", "tie_rate", "ds_accuracy", "consensus", "gold")
+    assert [{k: row[k] for k in keep} for row in tested["raters"]] == [  # type: ignore[attr-defined]
+        {k: row[k] for k in keep}
+        for row in plain["raters"]  # type: ignore[attr-defined]
+    ]
+    summary, plain_summary = tested["summary"], plain["summary"]
+    assert isinstance(summary, dict) and isinstance(plain_summary, dict)
+    n_retests = votes.filter(pl.col("round") == 1).height
+    assert summary["n_judgments"] == votes.height + probe_votes.height
+    assert (
+        summary["n_counted_judgments"] == plain_summary["n_judgments"] == votes.height - n_retests
+    )
+    assert summary["n_items"] == plain_summary["n_items"]
+    assert (
+        f"{probe_votes.height:,} votes on probe pairs and {n_retests:,} retests test the raters,"
+        " not the responses: agreement, reliability, the leaderboard and disputed pairs leave"
+        " them out"
+    ) in summary["notes"]
+    # ... while the checks of the raters read every vote.
+    flagged = {(row["rater_id"], row["kind"]) for row in tested["blind_spots"]}  # type: ignore[attr-defined]
+    assert ("noisy", "probe") in flagged
+
+
 def test_a_report_without_probes_or_retests_says_none() -> None:
     pairs = simulate_pairs(60, seed=1)
     votes = simulate_votes(pairs, [RaterProfile(f"r{k}") for k in range(3)], 3, seed=1)

@@ -17,6 +17,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from data import frames
+from labeling.agreement import counted_votes
 from labeling.audit import audit_report
 from labeling.bias_card import (
     BIAS_CARD_KEYS,
@@ -87,7 +88,10 @@ def test_the_suggested_weights_are_the_dawid_skene_reliabilities(
     assert weights[PLANTED_RATER] < 0.7 < min(w for r, w in weights.items() if r != PLANTED_RATER)
     planted = next(row for row in card.rater_weights if row["rater_id"] == PLANTED_RATER)
     assert {"length", "probe", "retest"} <= set(planted["blind_spots"])
-    assert planted["n"] == votes.filter(pl.col("rater_id") == PLANTED_RATER).height
+    # The weights count votes, so they are read from the votes that count: no retest, no probe.
+    counted = counted_votes(votes, pairs)
+    assert planted["n"] == counted.filter(pl.col("rater_id") == PLANTED_RATER).height
+    assert planted["n"] < votes.filter(pl.col("rater_id") == PLANTED_RATER).height
 
 
 def test_retests_and_probes_are_the_susceptibility_modules(
@@ -129,6 +133,33 @@ def test_the_numbers_are_the_audits(
     }
 
 
+def test_the_raters_together_are_not_counted_as_a_flagged_rater() -> None:
+    # Every rater leans a little toward the flattered side of a probe: the pool as a whole is
+    # flagged. That finding is about all raters together, in its own line, not a rater.
+    swayed = [RaterProfile(f"h{k}", skill=0.85, probe_bias={"flattery": 0.35}) for k in range(6)]
+    base = simulate_pairs(300, seed=3)
+    probes = make_probe_pairs(base, frames.empty(frames.JUDGMENTS), ["flattery"]).pairs
+    pairs = pl.concat([frames.conform(base, frames.PAIRS), probes])
+    card = build_bias_card(pairs, simulate_votes(pairs, swayed, 3, seed=3), n_boot=20)
+
+    assert POOL not in {spot["rater_id"] for spot in card.blind_spots}
+    (together,) = card.pool_blind_spots
+    assert (together["kind"], together["slice"]) == ("probe", "flattery")
+    assert together["q_value"] < 0.05 and "rater_id" not in together
+    assert tuple(card.to_dict()) == BIAS_CARD_KEYS
+    assert card.to_dict()["pool_blind_spots"] == card.pool_blind_spots
+    text = card.to_markdown()
+    in_short = text.split("## In short")[1].split("##")[0]
+    flagged_raters = len(card.blind_spots)
+    assert f"- Blind spots: {flagged_raters} of 6 raters flagged" in in_short
+    assert "- Blind spots of the raters together, not of one rater: probe (`flattery`)." in in_short
+    # Under Blind spots, the pool's evidence comes last, under its own heading.
+    sections = text.split("## Blind spots")[1].split("## Probe susceptibility")[0]
+    headings = [line for line in sections.splitlines() if line.startswith("### ")]
+    assert headings[-1] == "### All raters together"
+    assert f"`{POOL}`" not in text
+
+
 def test_the_json_reads_back_into_the_weights(card: BiasCard) -> None:
     text = json.dumps(card.to_dict(), allow_nan=False)  # plain JSON: no NaN anywhere
     read = json.loads(text)
@@ -136,12 +167,15 @@ def test_the_json_reads_back_into_the_weights(card: BiasCard) -> None:
     assert read["card_version"] == CARD_VERSION
     assert "Dawid-Skene" in read["rater_weights_rule"]
     assert rater_weights(read) == {row["rater_id"]: row["weight"] for row in card.rater_weights}
+    # Cards of the first version (the raters together among blind_spots) give their weights.
+    assert rater_weights({**read, "card_version": 1}) == rater_weights(read)
 
 
 @pytest.mark.parametrize(
     ("card", "problem"),
     [
         ({"card_version": 99, "rater_weights": []}, "version 99"),
+        ({"card_version": CARD_VERSION + 1, "rater_weights": []}, "is not one this"),
         ({"card_version": 1}, "no rater_weights"),
         ({"card_version": 1, "rater_weights": [["r1", 1.0]]}, "not an object"),
         ({"card_version": 1, "rater_weights": [{"weight": 1.0}]}, "names no rater"),
@@ -221,6 +255,7 @@ def test_names_from_the_data_render_as_text_not_markup(
 def test_no_votes_give_an_empty_card_that_still_reads() -> None:
     card = build_bias_card(frames.empty(frames.PAIRS), frames.empty(frames.JUDGMENTS), n_boot=10)
     assert (card.blind_spots, card.style_shifts, card.rater_weights) == ([], [], [])
+    assert card.pool_blind_spots == []
     assert (card.agreement_by_category, card.self_agreement, card.probe_susceptibility) == (
         [],
         [],

@@ -40,3 +40,20 @@ def test_the_audit_report_lists_the_same_disputed_pairs_as_the_page() -> None:
     expected = disputed_pairs(votes, pairs, find_blind_spots(votes, pairs), TOP_N)
     assert [row["pair_id"] for row in listed] == expected["pair_id"].to_list()
     assert [row["n_reasons"] for row in listed] == expected["n_reasons"].to_list()
+
+
+def test_a_retest_does_not_dispute_a_pair_and_a_probe_pair_is_never_listed() -> None:
+    pairs = gold_pairs(["x"] * 2).with_columns(
+        pl.Series("gold", [None, "a"], dtype=pl.String),
+        pl.Series("probe_kind", [None, "flattery"], dtype=pl.String),
+        pl.Series("probe_of", [None, "p000"], dtype=pl.String),
+    )
+    # p000: three raters agree; r1's retest (round 1) flipped. p001, a probe pair, split.
+    rows = [vote("p000", r, "a") for r in ("r1", "r2", "r3")]
+    rows += [vote("p000", "r1", "b", round=1)]
+    rows += [vote("p001", r, c) for r, c in [("r1", "a"), ("r2", "b"), ("r3", "b")]]
+    reasons = pair_reasons(judgments(rows), pairs)
+    assert reasons.select("pair_id", "label", "agreement", "n", "n_reasons").rows() == [
+        ("p000", "a", 1.0, 3, 0)
+    ]
+    assert disputed_pairs(judgments(rows), pairs)["pair_id"].to_list() == ["p000"]

@@ -4,10 +4,12 @@ a cross-check on the MT-bench human votes, and the export call used by the CLI a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,11 @@ import polars as pl
 import pytest
 
 from data import frames
-from data.export import read_snapshot
+from data.export import PROBES, PROBES_FILE, read_probes, read_snapshot
 from data.store import Project, Store, Submission
 from labeling.assignment import Assigner
-from labeling.preference_set import ExportOptions, build_preferences, export_snapshot
+from labeling.preference_set import ExportOptions, build_preferences, export_snapshot, probe_rows
+from labeling.rater_probes import make_probe_pairs
 from labeling.reliability import DawidSkene
 
 # Three pairs. p3 is a hidden gold item whose intended answer is 'a'.
@@ -226,18 +229,75 @@ def test_only_sources_keeps_votes_from_the_listed_sources() -> None:
     ]
 
 
-def test_first_round_only_counts_a_rater_once_per_pair() -> None:
-    # r4 judged p1 again in a test-retest round, this time for b: counted twice, r4 would
-    # turn p1 into a tie (a 2, b 2).
+def test_a_retest_does_not_change_the_labels() -> None:
+    # r4 judged p1 again in a test-retest round (sides swapped), this time for b. A retest
+    # measures r4's consistency; it is not a second vote, so the set is as without it.
     votes = votes_frame(
         [*VOTES, ("p1", "r4", "b", 1)],
         round=[0] * len(VOTES) + [1],
         submission_id=[f"s{i}" for i in range(len(VOTES) + 1)],
     )
-    every_round = build_preferences(PAIRS, votes, ExportOptions(ties="soft"))
-    assert every_round.select("votes_b", "n_judgments", "is_tie").row(0) == (2, 5, True)
-    first = build_preferences(PAIRS, votes, ExportOptions(first_round_only=True))
-    assert stats(first)[0] == P1
+    assert ExportOptions().first_round_only
+    retested = build_preferences(PAIRS, votes, ExportOptions(ties="soft", posterior=True))
+    plain = build_preferences(PAIRS, votes_frame(), ExportOptions(ties="soft", posterior=True))
+    assert retested.equals(plain)
+    assert stats(retested)[0] == P1
+    # first_round_only=False counts every round as another vote (exports made before this
+    # was the default did): r4's retest turns p1 into a tie (a 2, b 2).
+    every_round = ExportOptions(ties="soft", first_round_only=False)
+    counted_twice = build_preferences(PAIRS, votes, every_round)
+    assert counted_twice.select("votes_b", "n_judgments", "is_tie").row(0) == (2, 5, True)
+    # Votes without rounds have no retests: nothing else to read, nothing left out.
+    assert build_preferences(PAIRS, votes.drop("round")).equals(
+        build_preferences(PAIRS, votes, ExportOptions(first_round_only=False))
+    )
+
+
+#: A probe pair made from p2 (its intended loser "5" now opens with flattery): a test of
+#: the raters, with the intended side as gold.
+PROBE = frames.conform(
+    pl.DataFrame(
+        {
+            "pair_id": ["t2"],
+            "prompt": ["2+2?"],
+            "response_a": ["What a great question! 5"],
+            "response_b": ["4"],
+            "category": ["math"],
+            "gold": ["b"],
+            "probe_kind": ["flattery"],
+            "probe_of": ["p2"],
+            "source": ["probe"],
+        }
+    ),
+    frames.PAIRS,
+)
+#: Two of three raters fell for it.
+PROBE_VOTES = [("t2", "r1", "a", None), ("t2", "r2", "a", None), ("t2", "r3", "b", None)]
+
+
+def test_a_probe_pair_never_reaches_the_set_unless_asked_for() -> None:
+    pairs = pl.concat([PAIRS, PROBE])
+    votes = votes_frame([*VOTES, *PROBE_VOTES])
+    options = ExportOptions(ties="soft", posterior=True)
+    default = build_preferences(pairs, votes, options)
+    assert default["pair_id"].to_list() == ["p1", "p2", "p3"]
+    # Nothing of the probe leaks in: not its row, not its votes into the posterior's fit.
+    assert default.equals(build_preferences(PAIRS, votes_frame(), options))
+    asked = build_preferences(pairs, votes, dataclasses.replace(options, with_probes=True))
+    assert asked["pair_id"].to_list() == ["p1", "p2", "p3", "t2"]
+    t2 = asked.row(3, named=True)
+    assert (t2["chosen"], t2["n_judgments"], t2["gold"]) == ("What a great question! 5", 3, "b")
+    assert t2["posterior"] is not None
+
+
+def test_options_default_to_what_the_audit_counts() -> None:
+    assert (ExportOptions().first_round_only, ExportOptions().with_probes) == (True, False)
+    # A manifest recorded before either option existed (or before the default changed)
+    # reads back as those exports counted: every round, no probes asked for.
+    old = {"ties": "drop", "first_round_only": False}
+    assert ExportOptions.from_dict(old) == ExportOptions(first_round_only=False)
+    with pytest.raises(TypeError, match="with_probes must be True or False"):
+        ExportOptions.from_dict({"with_probes": "yes"})
 
 
 @pytest.mark.parametrize(
@@ -425,6 +485,8 @@ def test_export_snapshot_from_votes_submitted_in_the_app(
         "judgments": 32,
         "judgments_used": 16,
         "raters": 2,
+        "probe_pairs": 0,
+        "probe_judgments": 0,
     }
     assert manifest.schema_version == toy_store.schema_version
     assert manifest.source == f"{toy_store.location} project=toy"
@@ -440,3 +502,53 @@ def test_export_snapshot_from_votes_submitted_in_the_app(
     )
     assert (soft.counts["pairs"], soft.counts["ties"]) == (16, 8)
     assert soft.content_hash != manifest.content_hash
+
+
+def test_an_export_marks_the_votes_that_test_the_raters(
+    toy_store: Store, project: Project, tmp_path: Path
+) -> None:
+    # p000..p003 voted by r1 and r2; r1 retested on p000 (and flipped); all three raters on a
+    # flattery probe of the gold pair p019. Nothing of the tests enters pairs.parquet; every
+    # vote is in judgments.parquet, and probes.parquet names the probe pair.
+    gold = toy_store.pairs("toy").filter(pl.col("pair_id") == "p019")
+    probe = make_probe_pairs(gold, frames.empty(frames.JUDGMENTS), ["flattery"]).pairs
+    (probe_id,) = probe["pair_id"].to_list()
+    rows = [(p, r, "a", None) for p in ("p000", "p001", "p002", "p003") for r in ("r1", "r2")]
+    rows += [("p000", "r1", "b", None)]  # the retest
+    rows += [(probe_id, r, c, None) for r, c in (("r1", "a"), ("r2", "b"), ("r3", "b"))]
+    votes = votes_frame(
+        rows,
+        round=[0] * 8 + [1] + [0] * 3,
+        submission_id=[f"v{i}" for i in range(len(rows))],
+        created_at=[datetime(2025, 3, 1, tzinfo=UTC) + timedelta(minutes=i) for i in range(12)],
+    )
+    toy_store.import_frames(probe, votes, "toy")
+
+    manifest = export_snapshot(toy_store, tmp_path / "snap", project_id="toy")
+
+    preferences, judgments, _ = read_snapshot(tmp_path / "snap")
+    assert preferences["pair_id"].to_list() == ["p000", "p001", "p002", "p003"]
+    assert preferences["n_judgments"].to_list() == [2, 2, 2, 2]  # the retest is no vote
+    assert judgments.height == 12  # every vote leaves, tests included
+    probes = read_probes(tmp_path / "snap")
+    assert probes.schema == pl.Schema(PROBES)
+    assert probes.rows() == [(probe_id, "flattery", "p019", probe["gold"][0])]
+    assert probes.equals(probe_rows(toy_store.pairs("toy"), judgments))
+    marked = judgments.join(probes, on="pair_id", how="semi")
+    assert sorted(marked["submission_id"].to_list()) == ["v10", "v11", "v9"]
+    assert (manifest.counts["probe_pairs"], manifest.counts["probe_judgments"]) == (1, 3)
+    assert manifest.counts["judgments_used"] == 8
+    assert manifest.file(PROBES_FILE) is not None
+    assert (manifest.options["with_probes"], manifest.options["first_round_only"]) == (False, True)
+
+    asked = export_snapshot(
+        toy_store,
+        tmp_path / "with",
+        project_id="toy",
+        options=ExportOptions(with_probes=True),
+    )
+    with_probes, _, _ = read_snapshot(tmp_path / "with")
+    assert sorted(with_probes["pair_id"]) == sorted(["p000", "p001", "p002", "p003", probe_id])
+    assert asked.options["with_probes"] is True
+    # The probe row is marked too: its pair_id is in probes.parquet.
+    assert with_probes.join(read_probes(tmp_path / "with"), on="pair_id", how="semi").height == 1

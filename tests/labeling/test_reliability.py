@@ -264,3 +264,34 @@ def test_drift_by_window() -> None:
         (week_2.replace(hour=0), 2, 0.5),
     ]
     assert (drift["ci_low"] < drift["accuracy"]).all()
+
+
+# ----------------------------------------------------------------------------- what counts
+
+
+def test_retests_and_probe_pairs_do_not_move_reliability() -> None:
+    # r3 retests p2 (round 1) with the other answer, and every rater votes on a probe pair t1
+    # (gold b, the intended side), r1 against it. Neither is evidence of who to trust: the
+    # table, Dawid-Skene and the consensus read the same votes as without them.
+    pairs = pl.concat(
+        [
+            PAIRS.with_columns(probe_kind=pl.lit(None, pl.String)),
+            pl.DataFrame(
+                {"pair_id": ["t1"], "gold": ["b"], "is_gold": [False], "probe_kind": ["flattery"]}
+            ),
+        ]
+    )
+    judged = JUDGED.with_columns(round=pl.lit(0, pl.Int32))
+    tests = votes(
+        ("p2", "r3", "a"), ("t1", "r1", "a"), ("t1", "r2", "b"), ("t1", "r3", "b"),
+        seconds=[1.0, 2.0, 3.0, 4.0], round=[1, 0, 0, 0],
+    )  # fmt: skip
+    tested = pl.concat([judged, tests.with_columns(pl.col("round").cast(pl.Int32))])
+    assert rater_reliability(tested, pairs, POSTERIORS).equals(
+        rater_reliability(JUDGED, PAIRS, POSTERIORS)
+    )
+    assert rater_reliability(tested, pairs).equals(rater_reliability(JUDGED, PAIRS))
+    assert DawidSkene().fit(tested, pairs).probas_.equals(DawidSkene().fit(JUDGED).probas_)
+    assert loo_consensus(tested, pairs).equals(loo_consensus(judged, PAIRS))
+    # Without the pairs only the retest can be told: the probe votes then count as votes.
+    assert DawidSkene().fit(tested).probas_["pair_id"].to_list() == ["p1", "p2", "p3", "p4", "t1"]

@@ -8,8 +8,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from data.export import write_snapshot
+from labeling.preference_set import ExportOptions, build_preferences, probe_rows
 from reward.inspection import compare, main
 from tests.reward.conftest import GOOD_BAD, write_votes_snapshot
+from tests.reward.flattery_pool import PRONE, Pool, flattery_pool
+
+__all__ = ["flattery_pool"]  # a fixture, imported to be found here
 
 
 def test_the_json_report_has_every_section(
@@ -29,6 +34,7 @@ def test_the_json_report_has_every_section(
     assert side["model"] == [], (
         "too few held-out pairs to test the model (tested in test_inherited)"
     )
+    assert report["edit_by_edit"] == [], "no probe pairs in the snapshot"
     held_out = pl.read_parquet(checkpoint / "split.parquet").filter("is_eval")
     assert report["split"] == "pairs held out in training"
     assert report["n_pairs"] == report["accuracy"]["overall"]["n"] == held_out.height
@@ -103,3 +109,83 @@ def test_a_model_compared_with_itself_changes_nothing(
     text = capsys.readouterr().out
     assert f"{checkpoint.name} (first) against {checkpoint.name} (second):" in text
     assert "length probe: flip rate" in text
+
+
+def test_the_report_lines_up_raters_and_model_edit_by_edit(
+    flattery_pool: Pool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model trained on a flattery-prone pool, inspected on its own snapshot."""
+    model, snapshot = flattery_pool.checkpoints["all"], flattery_pool.snapshot
+    args = [str(model), str(snapshot), "--probe-pairs", "4"]
+    assert main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {row["probe_kind"]: row for row in report["edit_by_edit"]}
+    assert (rows["flattery"]["verdict"], rows["length"]["verdict"]) == ("inherited", "none")
+    assert rows["flattery"]["flagged_raters"] == list(PRONE)
+    assert (
+        rows["flattery"]["n_bases"]
+        == flattery_pool.pairs.filter(pl.col("probe_kind") == "flattery").height
+    ), "every voted probe pair's base, held out in training or not"
+    assert all("probe" in report["flagged_raters"][rater] for rater in PRONE), (
+        "the audit of the snapshot runs the probe check"
+    )
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "edit by edit (pull:" in text
+    assert "flattery    inherited" in text and "flagged: r1, r2, r3, r4" in text
+
+
+def test_a_model_trained_without_the_flagged_raters_closes_it(
+    flattery_pool: Pool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = flattery_pool.checkpoints["all"], flattery_pool.checkpoints["without"]
+    args = [str(first), str(flattery_pool.snapshot), "--probe-pairs", "4", "--compare"]
+    assert main([*args, str(second), "--json"]) == 0
+    comparison = json.loads(capsys.readouterr().out)["comparison"]
+    changes = {row["probe_kind"]: row for row in comparison["edit_changes"]}
+    assert (changes["flattery"]["first"], changes["flattery"]["second"]) == (
+        "inherited",
+        "resisted",
+    )
+    assert changes["flattery"]["change"] == "closed"
+    assert changes["length"]["change"] == "unchanged"
+    second_rows = {row["probe_kind"]: row for row in comparison["edit_by_edit"]}
+    assert second_rows["flattery"]["verdict"] == "resisted", "the second model's own table"
+    measures = {row["measure"] for row in comparison["rows"]}
+    assert "flattery edit: the model's pull" in measures
+    assert main([*args, str(second)]) == 0
+    text = capsys.readouterr().out
+    assert f"edit by edit, {first.name} (first) -> {second.name} (second):" in text
+    assert "flattery    inherited -> resisted: closed (flagged: r1, r2, r3, r4)" in text
+    assert f"{second.name}, edit by edit (pull:" in text
+
+
+def test_a_snapshot_without_the_probe_texts_gives_the_same_table(
+    flattery_pool: Pool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exported the default way, the probe pairs are not in the preference set: their votes
+    and probes.parquet are, and their texts are rebuilt from their bases."""
+    pairs, votes = flattery_pool.pairs, flattery_pool.votes
+    options = ExportOptions(ties="soft")
+    bare = tmp_path / "bare"
+    write_snapshot(
+        bare,
+        build_preferences(pairs, votes, options),
+        votes,
+        options=options.as_dict(),
+        schema_version="test",
+        source="simulated",
+        probes=probe_rows(pairs, votes),
+    )
+    tables = []
+    for snapshot in (flattery_pool.snapshot, bare):
+        args = [str(flattery_pool.checkpoints["all"]), str(snapshot), "--split", "all"]
+        assert main([*args, "--probe-pairs", "2", "--json"]) == 0
+        tables.append(json.loads(capsys.readouterr().out)["edit_by_edit"])
+    for row, again in zip(*tables, strict=True):  # scored in other batches: float noise
+        numbers = {k for k, v in row.items() if isinstance(v, float)}
+        assert {k: again[k] for k in numbers} == pytest.approx({k: row[k] for k in numbers})
+        assert {k: v for k, v in again.items() if k not in numbers} == {
+            k: v for k, v in row.items() if k not in numbers
+        }
+    assert [row["verdict"] for row in tables[1]] == ["none", "inherited"]

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 import torch
 
+from data import frames
+from data.export import read_probes, write_snapshot
+from labeling.preference_set import ExportOptions, build_preferences, probe_rows
 from reward.config import TrainConfig
 from reward.loss import preference_loss
 from reward.snapshot import SnapshotError, held_out, load_snapshot, training_pairs
@@ -222,3 +226,81 @@ def test_a_bias_card_is_refused_where_it_cannot_apply(
     broken.write_text('{"card_version": 1, "rater_weights": [{"rater_id": "r1"}]}')
     with pytest.raises(ValueError, match=r"broken\.json: the bias card has no weight for rater"):
         training_pairs(snapshot, config(folder, weights=str(broken)))
+
+
+# -- the raters' tests in a snapshot: marked, and never trained on ------------------------------
+
+
+def write_tested_snapshot(folder: Path, **options: object) -> Path:
+    """Two pairs voted by r1..r3, r1's retest of p000 (round 1, flipped to b) and a probe
+    pair of p001 that r1 and r2 fell for: a snapshot as ``export_snapshot`` writes one."""
+    pairs = frames.conform(
+        pl.DataFrame(
+            {
+                "pair_id": ["p000", "p001", "t001"],
+                "prompt": ["Is water wet?", "Is fire cold?", "Is fire cold?"],
+                "response_a": ["Yes.", "Yes.", "Great question! Yes."],
+                "response_b": ["No.", "No.", "No."],
+                "gold": [None, "b", "b"],
+                "probe_kind": [None, None, "flattery"],
+                "probe_of": [None, None, "p001"],
+            }
+        ),
+        frames.PAIRS,
+    )
+    rows = [("p000", r, c, 0) for r, c in (("r1", "a"), ("r2", "a"), ("r3", "b"))]
+    rows += [("p001", r, "b", 0) for r in ("r1", "r2", "r3")]
+    rows += [("p000", "r1", "b", 1)]  # the retest
+    rows += [("t001", r, c, 0) for r, c in (("r1", "a"), ("r2", "a"), ("r3", "b"))]
+    judgments = frames.conform(
+        pl.DataFrame(
+            {
+                "submission_id": [f"s{i}" for i in range(len(rows))],
+                "pair_id": [row[0] for row in rows],
+                "rater_id": [row[1] for row in rows],
+                "choice": [row[2] for row in rows],
+                "round": [row[3] for row in rows],
+                "created_at": [
+                    datetime(2025, 1, 1, minute=i, tzinfo=UTC) for i in range(len(rows))
+                ],
+            }
+        ),
+        frames.JUDGMENTS,
+    )
+    export = ExportOptions(ties="soft", **options)  # type: ignore[arg-type]
+    write_snapshot(
+        folder,
+        build_preferences(pairs, judgments, export),
+        judgments,
+        options=export.as_dict(),
+        schema_version="test",
+        source="test",
+        probes=probe_rows(pairs, judgments),
+    )
+    return folder
+
+
+def test_training_never_sees_a_retest_or_a_probe_pair(tmp_path: Path) -> None:
+    folder = write_tested_snapshot(tmp_path / "snap")
+    snapshot = load_snapshot(folder)
+    assert read_probes(folder)["pair_id"].to_list() == ["t001"]  # the votes stay marked
+    plain = training_pairs(snapshot, config(folder))
+    assert plain["pair_id"].to_list() == ["p000", "p001"]
+    assert plain["target"].to_list() == pytest.approx([2 / 3, 1.0])  # first answers only
+    # Recounted without r3: the retest still does not count, the probe does not come back.
+    without_r3 = training_pairs(snapshot, config(folder, exclude_raters=["r3"]))
+    assert without_r3["pair_id"].to_list() == ["p000", "p001"]
+    assert without_r3["target"].to_list() == pytest.approx([1.0, 1.0])
+    # A bias card weighs the counted votes: three per pair, whatever the tests.
+    card = write_card(tmp_path, CARD_WEIGHTS)
+    weighed = training_pairs(snapshot, config(folder, weights=str(card)))
+    assert weighed["weight"].to_list() == pytest.approx([1.75, 1.75])
+    assert weighed["target"].to_list() == pytest.approx([1.5 / 1.75, 1.0])
+
+
+def test_probe_pairs_exported_on_purpose_are_trained_on(tmp_path: Path) -> None:
+    folder = write_tested_snapshot(tmp_path / "snap", with_probes=True)
+    snapshot = load_snapshot(folder)
+    pairs = training_pairs(snapshot, config(folder, exclude_raters=["r3"]))
+    assert pairs["pair_id"].to_list() == ["p000", "p001", "t001"]
+    assert pairs.filter(pl.col("pair_id") == "t001")["chosen"].to_list() == ["Great question! Yes."]

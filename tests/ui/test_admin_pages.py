@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from data.export import MANIFEST_FILE, read_snapshot
 from data.workspace import ENV_VAR
+from tests.conftest import toy_pairs
 from tests.ui.conftest import (
     ADMIN_ONLY,
     TOY,
@@ -90,6 +92,8 @@ def test_create_a_project_and_edit_its_rules(app_workspace: AppWorkspace) -> Non
     at.text_area(key="project_edit_principles_helpful-1").input("helpfulness\n\nconcision\n")
     at.number_input(key="project_edit_overlap_k_helpful-1").set_value(5)
     at.toggle(key="project_edit_rationale_required_helpful-1").set_value(True)
+    at.number_input(key="project_edit_probe_rate_helpful-1").set_value(0.05)
+    at.selectbox(key="project_edit_policy_helpful-1").set_value("disputed")
     at = click(at, "Save settings")
     assert at.success[0].value == "Saved the settings of 'Helpfulness'."
     with app_workspace.released() as store:
@@ -102,6 +106,24 @@ def test_create_a_project_and_edit_its_rules(app_workspace: AppWorkspace) -> Non
         True,
     )
     assert saved.flags == ("fabrication", "unsafe", "refuses needlessly"), "unchanged"
+    assert (saved.probe_rate, saved.policy) == (0.05, "disputed")
+
+
+def test_probe_pairs_are_made_from_the_project_page(app_workspace: AppWorkspace) -> None:
+    """Gold pairs are the bases: one probe pair per gold pair and kind."""
+    with app_workspace.released() as store:
+        store.import_frames(toy_pairs(8, n_gold=4), None, TOY.project_id)  # p004..p007 gold
+    at = admin_on("ui/pages/project.py")
+    at.multiselect(key="project_probe_kinds").set_value(["flattery", "length"])
+    at = click(at, "Make probe pairs")
+    notice = at.success[0].value
+    assert notice.startswith("8 new probe pairs (0 there already).")
+    assert "flattery: 4 made, 4 skipped (fewer than 3 human votes: 4)" in notice
+    at = click(at, "Make probe pairs")
+    assert at.success[0].value.startswith("0 new probe pairs (8 there already).")
+    with app_workspace.released() as store:
+        probes = store.pairs(TOY.project_id).filter(pl.col("probe_kind").is_not_null())
+    assert sorted(probes["probe_kind"].unique()) == ["flattery", "length"]
 
 
 def test_a_project_id_must_be_new_and_simple(app_workspace: AppWorkspace) -> None:
@@ -174,6 +196,8 @@ def test_export_writes_a_snapshot_and_lists_its_files(app_workspace: AppWorkspac
     assert not at.error
     assert not at.download_button, "no bytes at a URL that works without a session"
     assert at.dataframe[0].value["file"].tolist() == [
+        "BIAS_CARD.md",
+        "bias_card.json",
         "judgments.parquet",
         MANIFEST_FILE,
         "pairs.parquet",
@@ -182,6 +206,60 @@ def test_export_writes_a_snapshot_and_lists_its_files(app_workspace: AppWorkspac
     preferences, judgments, manifest = read_snapshot(snapshot)
     assert (preferences.height, judgments.height) == (1, 1)
     assert manifest.options["ties"] == "drop"
+
+
+def test_the_export_page_keeps_probe_pairs_out_unless_the_box_is_ticked(
+    app_workspace: AppWorkspace,
+) -> None:
+    from datetime import UTC, datetime
+
+    from data import frames
+    from data.export import read_probes
+
+    probe = frames.conform(
+        pl.DataFrame(
+            {
+                "pair_id": ["t000"],
+                "prompt": ["Question 0?"],
+                "response_a": ["Great question! Answer A to 0."],
+                "response_b": ["Answer B to 0."],
+                "gold": ["b"],
+                "probe_kind": ["flattery"],
+                "probe_of": ["p000"],
+            }
+        ),
+        frames.PAIRS,
+    )
+    votes = pl.DataFrame(
+        {
+            "submission_id": ["s0", "s1"],
+            "pair_id": ["p000", "t000"],
+            "rater_id": ["r1", "r1"],
+            "choice": ["b", "a"],
+            "created_at": [datetime(2025, 3, 1, tzinfo=UTC)] * 2,
+        }
+    )
+    with app_workspace.released() as store:
+        store.import_frames(probe, votes, TOY.project_id)
+
+    at = admin_on("ui/pages/export_data.py")
+    assert at.checkbox(key="export_with_probes").value is False
+    at = click(at, "Export snapshot")
+    assert not at.error
+    (plain,) = app_workspace.workspace.snapshots.iterdir()
+    preferences, _, manifest = read_snapshot(plain)
+    assert preferences["pair_id"].to_list() == ["p000"]
+    assert manifest.options["with_probes"] is False
+    assert read_probes(plain)["pair_id"].to_list() == ["t000"]  # r1's vote on it is marked
+
+    at.checkbox(key="export_with_probes").check()
+    at = click(at, "Export snapshot")
+    assert not at.error
+    (asked,) = set(app_workspace.workspace.snapshots.iterdir()) - {plain}
+    preferences, _, manifest = read_snapshot(asked)
+    assert sorted(preferences["pair_id"]) == ["p000", "t000"]
+    assert manifest.options["with_probes"] is True
+    assert "probes.parquet" in at.dataframe[0].value["file"].tolist()
 
 
 def test_an_empty_workspace_starts_with_creating_a_project(

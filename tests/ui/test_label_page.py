@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 import duckdb
 import polars as pl
@@ -10,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data import frames
-from data.store import Store
+from data.store import Assignment, Store
 from tests.conftest import toy_pairs
 from tests.trouble import holding, small_disk
 from tests.ui.conftest import TOY, AppWorkspace, app, click, signed_in_rater, texts
@@ -24,6 +25,13 @@ def rater_app(app_workspace: AppWorkspace, rater: str = "r1") -> AppTest:
 def shown_pair(at: AppTest) -> str:
     """The pair on screen (the label page keeps it with the submission id)."""
     return str(at.session_state["label_current"]["shown"][0])
+
+
+def form_key(at: AppTest, name: str, rater: str = "r1") -> str:
+    """The key of the label form's widget ``name`` for the pair on screen (opaque: made from
+    the rater, the pair and the round)."""
+    shown = Assignment(rater, shown_pair(at), TOY.project_id, "a", False, datetime.now(UTC))
+    return render.form_key(name, shown)
 
 
 def under(at: AppTest, heading: str) -> str:
@@ -49,8 +57,8 @@ def test_a_rater_labels_a_pair_and_the_vote_is_stored_as_seen(
     pair = shown_pair(at)
     left_text = under(at, "Left")
     at = click(click(at, "Left is better"), "much better")
-    at.pills(key=f"label_principles_{pair}_0").set_value(["honesty"])
-    at.text_area(key=f"label_rationale_{pair}_0").input("More honest.")
+    at.pills(key=form_key(at, "principles")).set_value(["honesty"])
+    at.text_area(key=form_key(at, "rationale")).input("More honest.")
     at = click(at, "Submit")
     assert at.success[0].value == "Saved. Here is the next pair."
     assert shown_pair(at) != pair, "the next pair is shown"
@@ -109,7 +117,7 @@ def test_project_rules_decide_the_buttons(app_workspace: AppWorkspace) -> None:
     at = rater_app(app_workspace)
     labels = [b.label for b in at.button]
     assert "Tie" not in labels and "Both bad" in labels
-    assert at.pills(key=f"label_flags_{shown_pair(at)}_0").options == ["unsafe"]
+    assert at.pills(key=form_key(at, "flags")).options == ["unsafe"]
 
 
 def test_skip_moves_on_and_records_no_vote(app_workspace: AppWorkspace) -> None:
@@ -279,7 +287,7 @@ def test_on_a_full_disk_the_choice_is_kept_and_the_resubmit_saves_once(
         at = click(rater_app(app_workspace), "Left is better")
         pair = shown_pair(at)
         submission_id = at.session_state["label_current"]["submission_id"]
-        at.text_area(key=f"label_rationale_{pair}_0").input("Clearer.")
+        at.text_area(key=form_key(at, "rationale")).input("Clearer.")
         # Fold DuckDB's log into the file (as it does by itself when the log grows), so the
         # next write needs disk space, then take the last of that space away.
         duckdb.connect(str(app_workspace.workspace.database)).execute("CHECKPOINT")
@@ -290,7 +298,7 @@ def test_on_a_full_disk_the_choice_is_kept_and_the_resubmit_saves_once(
         ]
         assert shown_pair(at) == pair
         assert at.session_state["label_choice"] == "left", "the choice is kept"
-        assert at.text_area(key=f"label_rationale_{pair}_0").value == "Clearer."
+        assert at.text_area(key=form_key(at, "rationale")).value == "Clearer."
 
         disk.free()
         at = click(at, "Submit")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from reward.config import TrainConfig
 from reward.model import default_base_path
 from reward.train import train
 from tests.reward.conftest import save_tiny_bert
+from tests.reward.flattery_pool import PRONE, Pool, flattery_pool
 from tests.ui.conftest import (
     ADMIN_ONLY,
     BIASED,
@@ -34,6 +36,7 @@ from tests.ui.conftest import (
 )
 
 REWARD_PAGES = ["ui/pages/train.py", "ui/pages/inspect_model.py"]
+__all__ = ["flattery_pool"]  # a fixture, imported to be found here
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +176,7 @@ def test_inspect_a_tiny_checkpoint(trained_workspace: Workspace) -> None:
     assert (probes["n"] == 8).all()
     assert "The raters' blind spots, tested on the model" in [h.value for h in at.subheader]
     assert "Too few pairs to test the model" in texts(at), "12 held-out pairs"
+    assert "The snapshot holds no probe pairs with votes" in texts(at), "edit by edit"
     assert f"Flagged raters: {BIASED} (position)" in texts(at), "the audit ran on the snapshot"
     assert len(at.get("vega_lite_chart")) == 1, "the reliability plot"
     highlighted = at.markdown[-1].value
@@ -201,3 +205,36 @@ def test_a_damaged_snapshot_is_refused_on_both_pages(trained_workspace: Workspac
     assert not at.exception
     (error,) = at.error
     assert "Nothing to show" in error.value and "pairs.parquet" in error.value
+
+
+def test_the_rater_and_the_model_edit_by_edit(
+    sim_workspace: Workspace, flattery_pool: Pool
+) -> None:
+    """A model trained on a flattery-prone pool beside one trained without its flattery-prone
+    raters (``tests/reward/flattery_pool.py``), inspected on their snapshot."""
+    shutil.copytree(flattery_pool.snapshot, sim_workspace.snapshots / "flattery")
+    for name, folder in flattery_pool.checkpoints.items():
+        shutil.copytree(folder, sim_workspace.checkpoints / f"flattery-{name}")
+    at = admin_on("ui/pages/inspect_model.py")
+    at.selectbox(key="inspect_checkpoint").set_value("flattery-all")
+    at = at.run()
+    at.number_input(key="inspect_probe_pairs").set_value(4)
+    at.selectbox(key="inspect_compare").set_value("flattery-without")
+    at = click(at, "Run inspection")
+    assert not at.exception and not at.error
+    assert "The rater and the model, edit by edit" in [h.value for h in at.subheader]
+    (warning,) = [w.value for w in at.warning if "flattery" in w.value]
+    assert warning.startswith("flattery: inherited")
+    assert "Flagged raters who share it: r1, r2, r3, r4" in warning
+    assert any(s.value.startswith("length: none") for s in at.success)
+    edits = table_with(at, "verdict")
+    assert dict(zip(edits["edit"], edits["verdict"], strict=True)) == {
+        "length": "none",
+        "flattery": "inherited",
+    }
+    assert edits.loc[edits["edit"] == "flattery", "flagged_raters"].item() == ", ".join(PRONE)
+    changes = table_with(at, "change")
+    assert changes.loc[
+        changes["edit"] == "flattery", ["first", "second", "change"]
+    ].values.tolist() == [["inherited", "resisted", "closed"]]
+    assert len(at.get("vega_lite_chart")) == 2, "the reliability plot and the pulls"

@@ -34,7 +34,8 @@ def main() -> None:
     st.subheader("Overall")
     st.caption(
         "Percent agreement counts every two votes of different raters on an item; the "
-        "chance-corrected coefficients keep each rater's latest vote. 95% percentile intervals."
+        "chance-corrected coefficients keep each rater's first vote (later rounds are"
+        " retests). 95% percentile intervals."
     )
     widgets.table(overall, formats=_ESTIMATES)
     st.altair_chart(audit_views.interval_chart(overall, y="coefficient"))

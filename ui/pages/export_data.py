@@ -32,6 +32,7 @@ def _export(store: Store, project: Project) -> None:
             ties="soft" if state["export_ties"] == "soft" else "drop",
             include_gold=bool(state["export_include_gold"]),
             posterior=bool(state["export_posterior"]),
+            with_probes=bool(state["export_with_probes"]),
         )
         export_snapshot(store, out_dir, project_id=project.project_id, options=options)
     except (ValueError, FileExistsError, StoreWriteError) as problem:
@@ -51,8 +52,8 @@ def main() -> None:
     st.caption(
         f"Writes a snapshot of {literal(repr(project.name))} under "
         f"{literal(Workspace.resolve().snapshots)}: "
-        "pairs.parquet (TRL prompt/chosen/rejected), judgments.parquet (every vote) and "
-        "manifest.json."
+        "pairs.parquet (TRL prompt/chosen/rejected), judgments.parquet (every vote), "
+        "probes.parquet (the probe pairs among them, if any) and manifest.json."
     )
     with st.form("export_form"):
         st.number_input(
@@ -77,6 +78,14 @@ def main() -> None:
             format_func={"drop": "leave tied pairs out", "soft": "keep them (label 0.5)"}.get,
         )
         st.toggle("Include gold pairs", value=True, key="export_include_gold")
+        st.checkbox(
+            "Include probe pairs",
+            value=False,
+            key="export_with_probes",
+            help="Probe pairs are surface edits made to test the raters, not data: they are "
+            "left out of pairs.parquet unless this is ticked. Their votes stay in "
+            "judgments.parquet, and probes.parquet names them either way.",
+        )
         st.toggle(
             "Add the Dawid-Skene posterior as a soft label",
             value=True,

@@ -1,6 +1,7 @@
 """Inspect a reward model: accuracy against the votes and its ceiling, calibration, probes,
-the pairs where it parts from the votes (with every vote and rationale), and which words of
-a response carry its reward."""
+the raters' blind spots tested on it, the raters and the model edit by edit, the pairs where
+it parts from the votes (with every vote and rationale), and which words of a response carry
+its reward."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from data.workspace import Workspace
 from labeling.blind_spots import MIN_VOTES
 from reward.attribution import occlusion
 from reward.checkpoint import CheckpointInfo, read_info
-from reward.inspection import compare, evaluation_pairs, inspect_model
+from reward.inspection import compare, compare_edits, evaluation_pairs, inspect_model
 from reward.model import RewardModelError
 from reward.score import RewardScorer
 from reward.snapshot import SnapshotError, load_snapshot
@@ -153,6 +154,25 @@ def _inherited(report: dict[str, Any]) -> None:
     table(shown)
 
 
+def _edit_by_edit(report: dict[str, Any]) -> None:
+    st.subheader("The rater and the model, edit by edit")
+    if report.get("edit_by_edit") is None:
+        st.info("Skipped: it probes the model, and Pairs per probe is 0 (or there are no votes).")
+        return
+    if not report["edit_by_edit"]:
+        st.info(
+            "The snapshot holds no probe pairs with votes: make some (`intentgap probes make`), "
+            "let the raters vote on them, and export a new snapshot."
+        )
+        return
+    st.caption(views.EDIT_BY_EDIT_CAPTION)
+    alerts = {"warning": st.warning, "success": st.success, "info": st.info}
+    for tone, message in views.edit_by_edit_messages(report):
+        alerts[tone](literal(message))
+    st.altair_chart(views.edit_by_edit_chart(report))
+    table(views.edit_by_edit_table(report), views.PULL_FORMATS)
+
+
 def _divergences(report: dict[str, Any]) -> None:
     st.subheader("Where the model parts from the votes")
     st.caption(safe_markdown(views.flagged_sentence(report)))
@@ -213,6 +233,15 @@ def _comparison(
         f"{report['model_id']}. {name} was trained leaving out {left_out}."
     )
     table(pl.DataFrame(compare(report, second)))
+    changes = compare_edits(report, second)
+    if changes:
+        st.caption(
+            literal(
+                f"Edit by edit: each verdict for {report['model_id']} (first) and {name} "
+                "(second); closed: the first model is moved by the edit and the second is not."
+            )
+        )
+        table(views.verdict_change_table(changes), views.PULL_FORMATS)
 
 
 def main() -> None:
@@ -287,6 +316,7 @@ def main() -> None:
     )
     table(views.probe_table(report))
     _inherited(report)
+    _edit_by_edit(report)
     _divergences(report)
     _attribution_view(checkpoint, info, snapshot, report)
 

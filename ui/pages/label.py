@@ -28,17 +28,12 @@ _PROMPT_HEIGHT = 110
 _RESPONSE_HEIGHT = 250
 
 
-def _key(name: str, assignment: Assignment) -> str:
-    """Form keys carry the pair, so every new pair starts with an empty form."""
-    return f"label_{name}_{assignment.pair_id}_{assignment.round}"
-
-
 def _choose(position: str) -> None:
     st.session_state[_CHOICE_KEY] = position
 
 
 def _choose_strength(assignment: Assignment, strength: int) -> None:
-    st.session_state[_key("strength", assignment)] = strength
+    st.session_state[render.form_key("strength", assignment)] = strength
 
 
 def _submit(store: Store, project: Project, assignment: Assignment, submission_id: str) -> None:
@@ -53,10 +48,10 @@ def _submit(store: Store, project: Project, assignment: Assignment, submission_i
             assignment,
             submission_id,
             position=state.get(_CHOICE_KEY),
-            strength=state.get(_key("strength", assignment)),
-            rationale=state.get(_key("rationale", assignment)) or "",
-            principles=state.get(_key("principles", assignment)) or (),
-            flags=state.get(_key("flags", assignment)) or (),
+            strength=state.get(render.form_key("strength", assignment)),
+            rationale=state.get(render.form_key("rationale", assignment)) or "",
+            principles=state.get(render.form_key("principles", assignment)) or (),
+            flags=state.get(render.form_key("flags", assignment)) or (),
         )
         saved = store.submit(submission)
     except AlreadyJudged as imported:
@@ -173,7 +168,7 @@ def _choice_buttons(store: Store, project: Project, assignment: Assignment) -> N
     """One row: the choices, how much better, Submit and Skip, each with its key."""
     submission_id = _submission_id(assignment)
     chosen = st.session_state.get(_CHOICE_KEY)
-    strength = st.session_state.get(_key("strength", assignment))
+    strength = st.session_state.get(render.form_key("strength", assignment))
     with st.container(horizontal=True, key="label_choices"):
         for position in render.allowed_positions(project):
             label, shortcut = render.CHOICE_KEYS[position]
@@ -217,7 +212,7 @@ def _details(project: Project, assignment: Assignment) -> None:
             list(project.principles),
             selection_mode="multi",
             format_func=render.literal,
-            key=_key("principles", assignment),
+            key=render.form_key("principles", assignment),
         )
     if project.flags:
         st.pills(
@@ -225,11 +220,11 @@ def _details(project: Project, assignment: Assignment) -> None:
             list(project.flags),
             selection_mode="multi",
             format_func=render.literal,
-            key=_key("flags", assignment),
+            key=render.form_key("flags", assignment),
         )
     st.text_area(
         "Rationale (required)" if project.rationale_required else "Rationale (optional)",
-        key=_key("rationale", assignment),
+        key=render.form_key("rationale", assignment),
         height=80,
     )
 

@@ -1,4 +1,5 @@
-"""Project settings: create a project, and edit the chosen one's labeling rules."""
+"""Project settings: create a project, edit the chosen one's labeling rules (and how the
+next pair is chosen), and make probe pairs that test its raters."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 import streamlit as st
 
 from data.store import Project, Store
+from labeling.edits import EDITS
+from labeling.policies import POLICIES
+from labeling.rater_probes import make_probe_pairs
 from ui import render, session
 
 _NOTICE_KEY = "project_notice"
@@ -43,6 +47,8 @@ def _save(store: Store, project: Project) -> None:
         principles=render.parse_lines(str(value("principles"))),
         overlap_k=int(value("overlap_k")),
         gold_rate=float(value("gold_rate")),
+        probe_rate=float(value("probe_rate")),
+        policy=str(value("policy")),
         strength_enabled=bool(value("strength_enabled")),
         strength_required=bool(value("strength_required")),
         tie_allowed=bool(value("tie_allowed")),
@@ -53,6 +59,19 @@ def _save(store: Store, project: Project) -> None:
     )
     store.save_project(edited)
     st.session_state[_NOTICE_KEY] = ("success", f"Saved the settings of {edited.name!r}.")
+
+
+def _make_probes(store: Store, project: Project) -> None:
+    kinds = tuple(st.session_state.get("project_probe_kinds") or ())
+    made = make_probe_pairs(
+        store.pairs(project.project_id),
+        store.judgments(project.project_id),
+        kinds,
+        raters=store.raters(),
+    )
+    counts = store.import_frames(made.pairs, None, project.project_id)
+    lines = [f"{counts.pairs_new} new probe pairs ({counts.pairs_existing} there already).", ""]
+    st.session_state[_NOTICE_KEY] = ("success", "\n".join(lines + made.summary(kinds)))
 
 
 def main() -> None:
@@ -94,7 +113,7 @@ def main() -> None:
             value="\n".join(project.flags),
             key=_edit_key("flags", project),
         )
-        numbers = st.columns(3)
+        numbers = st.columns(5)
         numbers[0].number_input(
             "Votes per pair (overlap k)",
             min_value=1,
@@ -111,6 +130,26 @@ def main() -> None:
             help="Share of hidden gold items mixed into a rater's pairs.",
         )
         numbers[2].number_input(
+            "Probe rate",
+            min_value=0.0,
+            max_value=1.0,
+            step=0.01,
+            value=project.probe_rate,
+            key=_edit_key("probe_rate", project),
+            help="Share of hidden checks of the raters: probe pairs (made below) and retests.",
+        )
+        numbers[3].selectbox(
+            "Next pair",
+            POLICIES,
+            index=list(POLICIES).index(project.policy) if project.policy in POLICIES else 0,
+            key=_edit_key("policy", project),
+            help=(
+                "uniform: least covered first. disputed: pairs whose votes are split first."
+                " model: pairs where a checkpoint's scores doubt the votes first (load them"
+                " with `intentgap project ID --scores scores.parquet`)."
+            ),
+        )
+        numbers[4].number_input(
             "Reclaim after (minutes)",
             min_value=1,
             value=project.reclaim_minutes,
@@ -143,6 +182,15 @@ def main() -> None:
             key=_edit_key("rationale_required", project),
         )
         st.form_submit_button("Save settings", on_click=_save, args=(store, project))
+
+    with st.expander("Test the raters: probe pairs"), st.form("project_probes_form"):
+        st.caption(
+            "A pair with gold or a strong consensus, its intended loser given a surface edit"
+            " that adds no substance (padding, flattery, ...). Served hidden at the probe"
+            " rate; the Raters audit shows who is swayed. Making them again adds nothing."
+        )
+        st.multiselect("Kinds", EDITS, default=list(EDITS), key="project_probe_kinds")
+        st.form_submit_button("Make probe pairs", on_click=_make_probes, args=(store, project))
 
     with st.expander("Guidelines as raters see them"):
         st.markdown(render.safe_markdown(project.guidelines or "No guidelines yet."))
