@@ -42,8 +42,11 @@ class CommandError(Exception):
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Create the workspace with the bundled demo: the project and its pairs, a simulated
-    rater pool that has voted on every pair already, three demo raters and an admin password."""
+    """Create the workspace with the bundled demo: the project, its pairs and probe pairs, a
+    simulated rater pool that has voted on every pair already, three demo raters and an admin
+    password."""
+    from labeling.demo import demo_probe_pairs
+
     workspace = Workspace.resolve(args.workspace, args.database).create()
     demo = resources.files("data").joinpath("demo")
     settings = json.loads(demo.joinpath("project.json").read_text(encoding="utf-8"))
@@ -52,6 +55,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _load_demo_project(store, settings, demo.joinpath("guidelines.md").read_text("utf-8"))
         with resources.as_file(demo.joinpath("pairs.jsonl")) as pairs_file:
             print(import_file(store, pairs_file, project_id).summary())
+        probes = store.import_frames(demo_probe_pairs(store.pairs(project_id)), None, project_id)
+        print(f"Probe pairs: {probes.pairs_new} new ({probes.pairs_existing} there already).")
         pool = json.loads(demo.joinpath("pool.json").read_text(encoding="utf-8"))
         _load_demo_votes(store, project_id, pool)
         _add_demo_raters(store, workspace, project_id)

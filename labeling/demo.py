@@ -1,7 +1,8 @@
 """The demo's simulated rater pool, which has voted on every demo pair before anyone signs in.
 
 ``intentgap demo`` loads it so that a newcomer's audit pages are full at once: agreement with
-intervals, raters flagged with their evidence, a model leaderboard and disputed pairs. The
+intervals, raters flagged with their evidence (one is swayed by flattery on the demo's probe
+pairs), a model leaderboard and disputed pairs. The
 pool is data (``data/demo/pool.json``: one ``RaterProfile`` per rater plus a ``note`` on the
 blind spot planted in it); the votes come from ``simulate.simulate_votes``, with each pair's
 intended answer (``gold``) as the truth the careful raters mostly find.
@@ -15,9 +16,25 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from data import frames
+from labeling.rater_probes import make_probe_pairs
 from labeling.simulate import RaterProfile, simulate_votes
 
-__all__ = ["demo_votes", "pool_from"]
+__all__ = ["DEMO_PROBE_KINDS", "demo_probe_pairs", "demo_votes", "pool_from"]
+
+#: The edits the demo tests its raters with (one simulated rater is swayed by both).
+DEMO_PROBE_KINDS = ("flattery", "sycophancy")
+
+
+def demo_probe_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The demo's probe pairs: each pair with an intended answer (``gold``), its intended
+    loser flattered, or agreeing with a wrong claim in the prompt (``DEMO_PROBE_KINDS``)."""
+    made = make_probe_pairs(
+        pairs.filter(pl.col("probe_kind").is_null()),
+        frames.empty(frames.JUDGMENTS),
+        DEMO_PROBE_KINDS,
+    )
+    return made.pairs
 
 
 def pool_from(rows: Sequence[Mapping[str, Any]]) -> tuple[RaterProfile, ...]:

@@ -73,14 +73,15 @@ def test_the_demo_has_votes_already_from_a_simulated_pool_that_leaves_the_demo_r
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(capsys, "demo", "--workspace", str(tmp_path))
-    assert code == 0 and "656 new votes" in out
+    # 82 pairs and 154 probe pairs (flattered or agreeing losers), 9 simulated raters each.
+    assert code == 0 and "Probe pairs: 154 new" in out and "2124 new votes" in out
     with Store(Workspace.resolve(tmp_path).database) as store:
         raters = store.raters()
         project = store.project("demo")
         assert project is not None
         progress = store.progress("demo-rater-1", "demo")
     pool = raters.filter(pl.col("rater_id").str.starts_with("sim-"))
-    assert pool.height == 8 and pool["n_judgments"].to_list() == [82] * 8
+    assert pool.height == 9 and pool["n_judgments"].to_list() == [82 + 154] * 9
     assert set(pool["kind"]) == {"human"} and not any(pool["active"]), "nobody signs in as them"
     assert progress["available"] > 0, "the demo raters are left their work"
     kept = dict(raters.select("rater_id", "only_project").iter_rows())

@@ -284,6 +284,7 @@ PLANTED = {
     "sim-finn": "speed",
     "sim-gia": "style",
     "sim-hal": "ties",
+    "sim-ivy": "probe",
 }
 
 
@@ -308,12 +309,17 @@ def test_the_audit_flags_every_planted_blind_spot_and_no_careful_rater(
     pairs: list[Pair], pool_rows: list[dict[str, Any]]
 ) -> None:
     from labeling.blind_spots import find_blind_spots
-    from labeling.demo import demo_votes, pool_from
+    from labeling.demo import demo_probe_pairs, demo_votes, pool_from
+    from labeling.susceptibility import POOL
 
     frame = frames.conform(pl.read_ndjson(PAIRS_FILE), frames.PAIRS)
+    frame = pl.concat([frame, demo_probe_pairs(frame)])
     votes = demo_votes(frame, pool_from(pool_rows))
-    assert votes.height == len(pairs) * len(pool_rows), "every rater votes on every pair"
+    assert votes.height == frame.height * len(pool_rows), "every rater votes on every pair"
+    assert frame.height > len(pairs), "and on the probe pairs"
     flagged = find_blind_spots(votes, frame).filter("flagged")
     found = set(flagged.select("rater_id", "kind").iter_rows())
     assert {(rater, kind) for rater, kind in PLANTED.items()} <= found
-    assert set(flagged["rater_id"]) == set(PLANTED), "the careful raters are not flagged"
+    # The pool as a whole may lean toward an edit (one of nine raters swayed): a finding of
+    # "(all raters)", not of a careful rater.
+    assert set(flagged["rater_id"]) - {POOL} == set(PLANTED), "the careful raters are not flagged"

@@ -43,6 +43,11 @@ def test_the_admin_finds_flagged_raters_with_evidence_before_anyone_votes(
     assert "picked the response shown on the left" in texts(at)
     at = at.selectbox(key="raters_audit_rater").set_value("sim-eve").run()
     assert "favours the longer response" in texts(at)
+    swayed = "picked the response with the flattery edit"
+    at = at.selectbox(key="raters_audit_rater").set_value("sim-ivy").run()
+    assert f"sim-ivy {swayed}" in texts(at), "the rater swayed on the demo's probe pairs"
+    at = at.selectbox(key="raters_audit_rater").set_value("sim-ana").run()
+    assert swayed not in texts(at), "a careful rater is not"
 
 
 def test_the_admin_finds_a_model_leaderboard_before_anyone_votes(demo: Workspace) -> None:
