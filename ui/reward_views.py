@@ -12,6 +12,7 @@ import altair as alt
 import polars as pl
 
 from reward.config import TrainConfig
+from reward.edit_by_edit import VERDICT_CHANGES
 from reward.inspection import named_flags
 
 __all__ = [
@@ -276,17 +277,10 @@ def edit_by_edit_chart(report: dict[str, Any]) -> alt.LayerChart:
 def verdict_change_table(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
     """``reward.inspection.compare_edits``' rows: ``edit, first, second, change``, the raters'
     pull, both models' pulls and flip rates, and the flagged raters (comma-separated)."""
-    schema = {
-        "edit": pl.String(),
-        "first": pl.String(),
-        "second": pl.String(),
-        "change": pl.String(),
-        "raters_pull": pl.Float64(),
-        "first_pull": pl.Float64(),
-        "second_pull": pl.Float64(),
-        "first_flip_rate": pl.Float64(),
-        "second_flip_rate": pl.Float64(),
-        "flagged_raters": pl.String(),
+    schema = {  # VERDICT_CHANGES as a table shows it: the edit by name, raters as text
+        "edit" if name == "probe_kind" else name: pl.String() if name == "flagged_raters" else dtype
+        for name, dtype in VERDICT_CHANGES.items()
+        if name != "message"
     }
     picked = [
         {
