@@ -31,16 +31,14 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from data.workspace import StoreWriteError, write_failure_cause
+from data.workspace import StoreWriteError, is_postgres_url, write_failure_cause
 
 __all__ = [
     "ConstraintViolated",
     "Cursor",
     "DuckDBEngine",
-    "Engine",
     "PostgresEngine",
     "WriteClash",
-    "is_postgres_url",
     "open_engine",
 ]
 
@@ -52,10 +50,6 @@ class ConstraintViolated(Exception):
 class WriteClash(Exception):
     """Another transaction wrote the same rows first (DuckDB's conflict, PostgreSQL's
     serialization failure or deadlock); the transaction is undone and may be done again."""
-
-
-def is_postgres_url(location: str | Path) -> bool:
-    return str(location).startswith(("postgresql://", "postgres://"))
 
 
 class Cursor(Protocol):
@@ -77,26 +71,6 @@ class Cursor(Protocol):
         ...
 
     def unstage(self, name: str) -> None: ...
-
-
-class Engine(Protocol):
-    #: "duckdb" or "postgresql"
-    kind: str
-    #: Other processes may write the same database (nothing may be cached in memory).
-    shared: bool
-    #: Where, for messages and manifests (a PostgreSQL URL without its password).
-    location: str
-    #: The file, for DuckDB (None in memory or on PostgreSQL).
-    path: Path | None
-    #: SQL after a SELECT that reads a row to update it in the same transaction.
-    lock_row: str
-
-    def read(self) -> Any: ...  # context manager of Cursor
-    def write(self, on_abort: Callable[[], None] | None = None) -> Any: ...
-    def close(self) -> None: ...
-    def shuffle_of(self, column: str) -> str:
-        """SQL for a stable 63-bit hash of a text column (a pair's place in the orders)."""
-        ...
 
 
 def open_engine(location: str | Path) -> DuckDBEngine | PostgresEngine:

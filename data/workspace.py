@@ -13,7 +13,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DATABASE_ENV_VAR", "ENV_VAR", "StoreWriteError", "Workspace", "write_failure_cause"]
+__all__ = [
+    "DATABASE_ENV_VAR",
+    "ENV_VAR",
+    "StoreWriteError",
+    "Workspace",
+    "is_postgres_url",
+    "write_failure_cause",
+]
 
 ENV_VAR = "INTENTGAP_HOME"
 #: A ``postgresql://`` URL: the votes live there instead of in the workspace's DuckDB file.
@@ -29,6 +36,11 @@ _CAUSES: dict[int, str] = {
     errno.ENOENT: "folder missing",
     errno.ENOTDIR: "a folder on the path is a file",
 }
+
+
+def is_postgres_url(location: str | os.PathLike[str]) -> bool:
+    """Whether a database location is a PostgreSQL server's URL (else a DuckDB file)."""
+    return str(location).startswith(("postgresql://", "postgres://"))
 
 
 class StoreWriteError(RuntimeError):
@@ -93,7 +105,7 @@ class Workspace:
     ) -> Workspace:
         chosen = explicit or os.environ.get(ENV_VAR) or "workspace"
         url = database or os.environ.get(DATABASE_ENV_VAR) or None
-        if url is not None and not url.startswith(("postgresql://", "postgres://")):
+        if url is not None and not is_postgres_url(url):
             raise ValueError(
                 f"--database must be a postgresql:// URL, not {url!r} (without it, the"
                 " workspace's DuckDB file is the database)"
