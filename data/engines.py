@@ -299,7 +299,8 @@ def to_psycopg(sql: str) -> str:
     return _PARAMETER.sub(replace, sql)
 
 
-def _pg_errors() -> Any:
+def _psycopg() -> Any:
+    """psycopg, imported on first use: a DuckDB workspace never loads it."""
     import psycopg
 
     return psycopg
@@ -348,7 +349,7 @@ class _PgCursor:
         self._cur = cur
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> _PgCursor:
-        psycopg = _pg_errors()
+        psycopg = _psycopg()
         try:
             self._cur.execute(to_psycopg(sql), _pg_params(params))
         except psycopg.errors.IntegrityError as error:
@@ -414,7 +415,7 @@ class PostgresEngine:
     path: Path | None = None
 
     def __init__(self, url: str, max_connections: int = 16) -> None:
-        psycopg = _pg_errors()
+        psycopg = _psycopg()
         from psycopg_pool import ConnectionPool
 
         self.url = url
@@ -475,7 +476,7 @@ class PostgresEngine:
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
-        psycopg = _pg_errors()
+        psycopg = _psycopg()
         try:
             with self._pool.connection(timeout=30) as conn:
                 yield conn
@@ -511,7 +512,7 @@ class PostgresEngine:
         return table
 
     def _bound(self, sql: str, params: Sequence[Any] | dict[str, Any] | None) -> str:
-        psycopg = _pg_errors()
+        psycopg = _psycopg()
         with self._connection() as conn:
             client = psycopg.ClientCursor(conn)
             try:
