@@ -215,7 +215,7 @@ class DuckDBEngine:
             cur.close()
 
     @contextmanager
-    def write(self, on_abort: Callable[[], None] | None = None) -> Iterator[_DuckCursor]:
+    def write(self) -> Iterator[_DuckCursor]:
         """One transaction under the process-wide write lock; rolled back on any error.
 
         A write the disk refuses raises ``StoreWriteError`` with the real cause. A
@@ -235,8 +235,6 @@ class DuckDBEngine:
                 commit(cur)
             except BaseException as error:
                 self.on_reset()
-                if on_abort is not None:
-                    on_abort()
                 if not isinstance(error, duckdb.Error):
                     raise
                 self.broken = isinstance(error, duckdb.FatalException)
@@ -420,7 +418,6 @@ class PostgresEngine:
 
         self.url = url
         self.location = _without_password(url)
-        self.on_reset: Callable[[], None] = lambda: None
         try:  # once directly: a server that is down is named at once, not after retries
             psycopg.connect(url, connect_timeout=10).close()
         except psycopg.Error as error:
@@ -464,15 +461,10 @@ class PostgresEngine:
             yield _PgReadCursor(self, cur)
 
     @contextmanager
-    def write(self, on_abort: Callable[[], None] | None = None) -> Iterator[_PgCursor]:
+    def write(self) -> Iterator[_PgCursor]:
         """One transaction on a connection of the pool; rolled back on any error."""
-        try:
-            with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
-                yield _PgCursor(self, cur)
-        except BaseException:
-            if on_abort is not None:
-                on_abort()
-            raise
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield _PgCursor(self, cur)
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:

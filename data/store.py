@@ -380,7 +380,8 @@ class Store:
         self.location = self._db.location
         #: Each rater's seen pairs, in memory, where this process is the only writer (DuckDB).
         self._seen: dict[str, set[str]] | None = None  # loaded on first use
-        self._db.on_reset = self._forget_seen
+        if isinstance(self._db, DuckDBEngine):
+            self._db.on_reset = self._forget_seen
         self._import_lock = threading.Lock()  # imports run one at a time, beside the writes
         #: Tests only: called inside an import's open transaction, its rows written, just
         #: before it takes the write lock to commit (a test pauses the import here).
