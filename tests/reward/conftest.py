@@ -20,8 +20,8 @@ from transformers import (
 )
 
 from data import frames
-from data.export import write_snapshot
-from labeling.preference_set import ExportOptions, build_preferences
+from data.export import BiasCardContent, write_snapshot
+from labeling.preference_set import ExportOptions, build_preferences, probe_rows
 from reward.model import default_base_path
 
 #: A pair as tests write it: prompt, response_a, response_b, then (rater_id, choice) votes.
@@ -83,6 +83,30 @@ def tiny_decoder(
     return _save(GPT2LMHeadModel(config), tokenizer, tmp_path_factory.mktemp("tiny-gpt2"))
 
 
+def snapshot_of(
+    folder: Path,
+    pairs: pl.DataFrame,
+    judgments: pl.DataFrame,
+    options: ExportOptions,
+    *,
+    source: str = "test",
+    bias_card: BiasCardContent | None = None,
+) -> Path:
+    """``pairs`` and ``judgments`` written as a snapshot the way the export writes one: the
+    preference set the ``options`` build, every vote, the probe pairs among them listed."""
+    write_snapshot(
+        folder,
+        build_preferences(pairs, judgments, options),
+        judgments,
+        options=options.as_dict(),
+        schema_version="test",
+        source=source,
+        probes=probe_rows(pairs, judgments),
+        bias_card=bias_card,
+    )
+    return folder
+
+
 def write_votes_snapshot(
     folder: Path,
     pairs: Sequence[tuple[str, str, str, Sequence[Vote]]],
@@ -123,16 +147,7 @@ def write_votes_snapshot(
     ]
     judgments = frames.conform(pl.DataFrame(votes), frames.JUDGMENTS)
     options = ExportOptions(ties="soft", posterior=posterior)
-    preferences = build_preferences(frames.conform(pair_frame, frames.PAIRS), judgments, options)
-    write_snapshot(
-        folder,
-        preferences,
-        judgments,
-        options=options.as_dict(),
-        schema_version="test",
-        source="test",
-    )
-    return folder
+    return snapshot_of(folder, frames.conform(pair_frame, frames.PAIRS), judgments, options)
 
 
 SnapshotMaker = Callable[..., Path]

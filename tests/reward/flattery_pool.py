@@ -22,14 +22,13 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from data.export import write_snapshot
-from labeling.preference_set import ExportOptions, build_preferences, probe_rows
+from labeling.preference_set import ExportOptions
 from labeling.rater_probes import make_probe_pairs
 from labeling.simulate import RaterProfile, simulate_pairs, simulate_votes
 from reward.config import TrainConfig
 from reward.model import default_base_path
 from reward.train import train
-from tests.reward.conftest import save_tiny_bert
+from tests.reward.conftest import save_tiny_bert, snapshot_of
 
 RATERS = ("r1", "r2", "r3", "r4", "r5", "r6")
 #: The flattery-prone raters of the flattery-prone pool.
@@ -78,15 +77,7 @@ def build_pool(root: Path, flattery: float, *, without_prone: bool = False) -> P
     if (root / "done").exists():
         return Pool(pairs, votes, snapshot, checkpoints)
     options = ExportOptions(ties="soft", with_probes=True)
-    write_snapshot(
-        snapshot,
-        build_preferences(pairs, votes, options),
-        votes,
-        options=options.as_dict(),
-        schema_version="test",
-        source="simulated",
-        probes=probe_rows(pairs, votes),
-    )
+    snapshot_of(snapshot, pairs, votes, options, source="simulated")
     tokenizer = AutoTokenizer.from_pretrained(default_base_path(), local_files_only=True)
     base = save_tiny_bert(root / "base", tokenizer)
     threads = torch.get_num_threads()

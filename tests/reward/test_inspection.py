@@ -8,10 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data.export import write_snapshot
-from labeling.preference_set import ExportOptions, build_preferences, probe_rows
+from labeling.preference_set import ExportOptions
 from reward.inspection import compare, main
-from tests.reward.conftest import GOOD_BAD, write_votes_snapshot
+from tests.reward.conftest import GOOD_BAD, snapshot_of, write_votes_snapshot
 from tests.reward.flattery_pool import PRONE, Pool, flattery_pool
 
 __all__ = ["flattery_pool"]  # a fixture, imported to be found here
@@ -168,15 +167,7 @@ def test_a_snapshot_without_the_probe_texts_gives_the_same_table(
     pairs, votes = flattery_pool.pairs, flattery_pool.votes
     options = ExportOptions(ties="soft")
     bare = tmp_path / "bare"
-    write_snapshot(
-        bare,
-        build_preferences(pairs, votes, options),
-        votes,
-        options=options.as_dict(),
-        schema_version="test",
-        source="simulated",
-        probes=probe_rows(pairs, votes),
-    )
+    snapshot_of(bare, pairs, votes, options, source="simulated")
     tables = []
     for snapshot in (flattery_pool.snapshot, bare):
         args = [str(flattery_pool.checkpoints["all"]), str(snapshot), "--split", "all"]

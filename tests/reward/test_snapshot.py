@@ -13,12 +13,12 @@ import pytest
 import torch
 
 from data import frames
-from data.export import read_probes, write_snapshot
-from labeling.preference_set import ExportOptions, build_preferences, probe_rows
+from data.export import read_probes
+from labeling.preference_set import ExportOptions
 from reward.config import TrainConfig
 from reward.loss import preference_loss
 from reward.snapshot import SnapshotError, held_out, load_snapshot, training_pairs
-from tests.reward.conftest import SnapshotMaker
+from tests.reward.conftest import SnapshotMaker, snapshot_of
 
 PAIRS = [
     ("Is water wet?", "Yes.", "No.", [("r1", "a"), ("r2", "a"), ("r3", "b")]),
@@ -268,16 +268,7 @@ def write_tested_snapshot(folder: Path, **options: object) -> Path:
         frames.JUDGMENTS,
     )
     export = ExportOptions(ties="soft", **options)  # type: ignore[arg-type]
-    write_snapshot(
-        folder,
-        build_preferences(pairs, judgments, export),
-        judgments,
-        options=export.as_dict(),
-        schema_version="test",
-        source="test",
-        probes=probe_rows(pairs, judgments),
-    )
-    return folder
+    return snapshot_of(folder, pairs, judgments, export)
 
 
 def test_training_never_sees_a_retest_or_a_probe_pair(tmp_path: Path) -> None:

@@ -12,16 +12,16 @@ import polars as pl
 import pytest
 import torch
 
-from data.export import BIAS_CARD_FILE, write_snapshot
+from data.export import BIAS_CARD_FILE
 from labeling.bias_card import build_bias_card, rater_weights
-from labeling.preference_set import ExportOptions, build_preferences
+from labeling.preference_set import ExportOptions
 from labeling.simulate import PLANTED_RATER, RaterProfile, simulate_pairs, simulate_votes
 from reward.config import TrainConfig
 from reward.device import seed_everything
 from reward.model import load_model
 from reward.snapshot import SnapshotError, load_snapshot, training_pairs
 from reward.train import TrainProgress, main, train
-from tests.reward.conftest import GOOD_BAD, SnapshotMaker
+from tests.reward.conftest import GOOD_BAD, SnapshotMaker, snapshot_of
 
 
 def quick(snapshot: Path, out: Path, base: Path, **overrides: object) -> TrainConfig:
@@ -197,15 +197,10 @@ def test_a_snapshots_bias_card_weighs_the_votes_of_a_training_run(
     votes = simulate_votes(pairs, pool, votes_per_pair=3, seed=2)
     options = ExportOptions(ties="soft")
     snapshot = tmp_path / "snapshot"
-    write_snapshot(
-        snapshot,
-        build_preferences(pairs, votes, options),
-        votes,
-        options=options.as_dict(),
-        schema_version="test",
-        source="simulated",
+    snapshot_of(
+        snapshot, pairs, votes, options, source="simulated",
         bias_card=build_bias_card(pairs, votes, n_boot=50),
-    )
+    )  # fmt: skip
     card = json.loads((snapshot / BIAS_CARD_FILE).read_text(encoding="utf-8"))
     weights = rater_weights(card)
     assert min(weights, key=weights.__getitem__) == PLANTED_RATER
